@@ -1,0 +1,37 @@
+"""multilevel: multilevel (mixed-effects) models in Python, with lme4's numbers.
+
+The public surface: :func:`fit`, :func:`objective_function`, :mod:`datasets` and the errors.
+"""
+
+from multilevel import datasets
+from multilevel.errors import (
+    ConvergenceWarning,
+    DataError,
+    FormulaError,
+    ModelError,
+    MultilevelError,
+    MultilevelWarning,
+    NotSupportedError,
+    SingularFitWarning,
+)
+from multilevel.fit import fit, objective_function
+from multilevel.optimize import OptimizerControl
+from multilevel.result import LMMResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvergenceWarning",
+    "DataError",
+    "FormulaError",
+    "LMMResult",
+    "ModelError",
+    "MultilevelError",
+    "MultilevelWarning",
+    "NotSupportedError",
+    "OptimizerControl",
+    "SingularFitWarning",
+    "datasets",
+    "fit",
+    "objective_function",
+]

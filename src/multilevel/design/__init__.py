@@ -1,0 +1,196 @@
+"""From a parsed formula and data to the design of a model: y, X, random-effects terms.
+
+The design is a plain frozen value; the engine (:mod:`multilevel.lmm`) and the result read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from formulaic import ModelSpec
+from numpy.typing import NDArray
+
+from multilevel.design.fixed import independent_columns, numeric_column, term_matrix
+from multilevel.design.frame import ModelFrame, as_pandas, check_columns, model_frame
+from multilevel.design.random import RandomEffectsTerm, random_terms
+from multilevel.design.response import evaluate_expression, response_vector
+from multilevel.errors import DataError, ModelError
+from multilevel.formula import ParsedFormula
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Design:
+    """Everything a fit needs from the formula and the data.
+
+    Attributes
+    ----------
+    formula
+        The parsed formula.
+    y
+        Response (n,).
+    X
+        Fixed-effects model matrix (n, p), full column rank.
+    xnames
+        R's names of the columns of X.
+    dropped_columns
+        Columns of X dropped because they were linearly dependent on earlier ones.
+    terms
+        Random-effects terms in lme4's order (most levels first).
+    weights
+        Prior weights, or None.
+    offset
+        Offset (n,), or None.
+    frame
+        The model frame (complete cases of the used columns).
+    fixed_spec
+        formulaic's spec of X, to encode new data.
+    notes
+        Messages about what was changed on the way in (rows dropped, columns dropped).
+    """
+
+    formula: ParsedFormula
+    y: FloatArray
+    X: FloatArray
+    xnames: tuple[str, ...]
+    dropped_columns: tuple[str, ...]
+    terms: tuple[RandomEffectsTerm, ...]
+    weights: FloatArray | None
+    offset: FloatArray | None
+    frame: ModelFrame
+    fixed_spec: ModelSpec | None
+    notes: tuple[str, ...]
+
+    @property
+    def nobs(self) -> int:
+        """Number of observations used."""
+        return int(self.y.shape[0])
+
+
+def _vector_argument(
+    value: Any, data: pd.DataFrame, frame: ModelFrame, what: str
+) -> FloatArray | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return numeric_column(frame.data[value], f"the {what} column {value!r}")
+    arr = np.asarray(value, dtype=float).ravel()
+    if arr.shape[0] != len(data):
+        raise DataError(
+            f"{what} has length {arr.shape[0]}, but the data have {len(data)} rows; give one "
+            "value per row (or the name of a column)"
+        )
+    arr = arr[frame.positions]
+    if not np.all(np.isfinite(arr)):
+        raise DataError(f"{what} contain missing or infinite values in used rows")
+    return arr
+
+
+def build_design(
+    formula: ParsedFormula,
+    data: Any,
+    *,
+    weights: Any = None,
+    offset: Any = None,
+    contrasts: Mapping[str, str] | None = None,
+    na_action: str = "omit",
+    gaussian: bool = True,
+) -> Design:
+    """Build the design of a mixed model.
+
+    Parameters
+    ----------
+    formula
+        The parsed lme4 formula.
+    data
+        The caller's data frame (never modified).
+    weights, offset
+        Arrays with one value per row of ``data``, or column names.
+    contrasts
+        Per-column contrasts ("treatment", "sum", "helmert", "poly").
+    na_action
+        "omit" (drop incomplete rows, counted in ``notes``) or "raise".
+    gaussian
+        Apply the identifiability checks of a Gaussian model (lme4's ``check.nobs.vs.nlev`` and
+        ``check.nobs.vs.nRE``).
+
+    Returns
+    -------
+    Design
+    """
+    df = as_pandas(data)
+    if formula.response is None:
+        raise DataError(f"the formula {formula.text!r} has no response; write it as 'y ~ ...'")
+    if not formula.random:
+        raise ModelError(
+            f"the formula {formula.text!r} has no random-effects term such as (1 | group); "
+            "for a model without random effects use ml.ols"
+        )
+    variables = list(formula.variables)
+    for extra, what in ((weights, "weights"), (offset, "offset")):
+        if isinstance(extra, str):
+            check_columns(df, [extra], what)
+            variables.append(extra)
+    frame = model_frame(df, variables, na_action=na_action)
+    notes = []
+    if frame.n_dropped:
+        notes.append(f"{frame.n_dropped} rows with missing values were dropped")
+    y = response_vector(formula.response, frame.data)
+    fixed = term_matrix(formula.fixed, frame.data, contrasts)
+    keep = independent_columns(fixed.matrix)
+    dropped = tuple(n for j, n in enumerate(fixed.names) if j not in set(keep.tolist()))
+    if dropped:
+        notes.append(
+            f"fixed-effect model matrix is rank deficient so dropping {len(dropped)} "
+            f"column{'s' if len(dropped) > 1 else ''} / coefficient"
+            f"{'s' if len(dropped) > 1 else ''}: {', '.join(dropped)}"
+        )
+    X = fixed.matrix[:, keep]
+    xnames = tuple(fixed.names[j] for j in keep)
+    terms = random_terms(formula.random, frame.data, contrasts)
+    for t in terms:
+        if t.grouping.numeric:
+            notes.append(f"the numeric grouping variable of {t.group!r} was converted to a factor")
+    w = _vector_argument(weights, df, frame, "weights")
+    if w is not None and np.any(w <= 0):
+        raise DataError("weights must be positive; drop the rows with zero or negative weight")
+    off = _vector_argument(offset, df, frame, "offset")
+    for expr in formula.offsets:
+        value = evaluate_expression(expr, frame.data)
+        off = value if off is None else off + value
+    n = y.shape[0]
+    if gaussian:
+        for t in terms:
+            if t.nlevels >= n:
+                raise ModelError(
+                    f"the grouping factor {t.group!r} has {t.nlevels} levels for {n} "
+                    "observations: in a Gaussian model its random effect and the residual "
+                    "are not identifiable (number of levels must be < number of observations)"
+                )
+            if t.nlevels * t.q >= n:
+                raise ModelError(
+                    f"number of observations ({n}) <= number of random effects "
+                    f"({t.nlevels * t.q}) for term ({t.term.text}); the random-effects "
+                    "parameters and the residual variance are probably unidentifiable"
+                )
+    return Design(
+        formula=formula,
+        y=y,
+        X=X,
+        xnames=xnames,
+        dropped_columns=dropped,
+        terms=terms,
+        weights=w,
+        offset=off,
+        frame=frame,
+        fixed_spec=fixed.spec,
+        notes=tuple(notes),
+    )
+
+
+__all__ = ["Design", "RandomEffectsTerm", "build_design"]

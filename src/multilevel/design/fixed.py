@@ -1,0 +1,160 @@
+"""Model matrices from R-style terms, built by formulaic, named and ordered as R does.
+
+Used for the fixed effects and for the left side of each random-effects bar. Terms arrive in
+R's order (from :mod:`multilevel.formula`), are handed to formulaic in that order
+(``_ordering="none"``), and the columns get R's names. Factors get treatment contrasts with the
+first level as reference; ordered factors get polynomial contrasts, as in R; ``contrasts=``
+overrides per column ("treatment", "sum", "helmert", "poly").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from formulaic import Formula, ModelSpec
+from numpy.typing import NDArray
+
+from multilevel.design.naming import r_column_names
+from multilevel.errors import DataError, FormulaError
+from multilevel.formula import Factor, ModelTerms
+
+FloatArray = NDArray[np.float64]
+
+_CONTRASTS = {
+    "treatment": "contr.treatment",
+    "contr.treatment": "contr.treatment",
+    "sum": "contr.sum",
+    "contr.sum": "contr.sum",
+    "helmert": "contr.helmert",
+    "contr.helmert": "contr.helmert",
+    "poly": "contr.poly",
+    "contr.poly": "contr.poly",
+}
+
+
+@dataclass(frozen=True)
+class TermMatrix:
+    """A model matrix with R's column names.
+
+    Attributes
+    ----------
+    matrix
+        The columns, (n, p) float.
+    names
+        R's column names.
+    spec
+        formulaic's model spec, to encode new data exactly the same way at predict time.
+    """
+
+    matrix: FloatArray
+    names: tuple[str, ...]
+    spec: ModelSpec | None
+
+
+def _factor_python(factor: Factor, frame: pd.DataFrame, contrasts: Mapping[str, str]) -> str:
+    """The expression handed to formulaic, with contrasts wrapped around plain factors."""
+    name = factor.text
+    if name in frame.columns and len(factor.variables) == 1:
+        col = frame[name]
+        chosen = contrasts.get(name)
+        if chosen is None and isinstance(col.dtype, pd.CategoricalDtype) and col.cat.ordered:
+            chosen = "poly"
+        if chosen is not None:
+            if chosen not in _CONTRASTS:
+                raise DataError(
+                    f"unknown contrasts {chosen!r} for {name!r}; use one of "
+                    "'treatment', 'sum', 'helmert', 'poly'"
+                )
+            return f"C({factor.python}, {_CONTRASTS[chosen]})"
+    return factor.python
+
+
+def term_matrix(
+    terms: ModelTerms,
+    frame: pd.DataFrame,
+    contrasts: Mapping[str, str] | None = None,
+) -> TermMatrix:
+    """Build the model matrix of ``terms`` on ``frame`` with R's names and column order.
+
+    Parameters
+    ----------
+    terms
+        Intercept flag and terms in R's order.
+    frame
+        The model frame (complete cases).
+    contrasts
+        Per-column contrasts overriding the defaults.
+
+    Returns
+    -------
+    TermMatrix
+    """
+    contrasts = dict(contrasts or {})
+    n = len(frame)
+    pieces = [
+        ":".join(_factor_python(f, frame, contrasts) for f in term.factors)
+        for term in terms.terms
+    ]
+    if not pieces:
+        if terms.intercept:
+            return TermMatrix(np.ones((n, 1)), ("(Intercept)",), None)
+        return TermMatrix(np.zeros((n, 0)), (), None)
+    text = ("1 + " if terms.intercept else "0 + ") + " + ".join(pieces)
+    try:
+        mm = Formula(text, _ordering="none").get_model_matrix(frame, output="pandas")
+    except Exception as exc:  # formulaic raises many kinds; name the model part
+        raise FormulaError(f"cannot build the model matrix for {text!r}: {exc}") from exc
+    structure = list(mm.model_spec.structure)
+    names: list[str] = []
+    if terms.intercept:
+        names.append("(Intercept)")
+        structure = structure[1:]
+    if len(structure) != len(terms.terms):
+        raise FormulaError(f"unexpected term structure building {text!r}")
+    for term, enc in zip(terms.terms, structure, strict=True):
+        exprs = [str(f.expr) for f in enc.term.factors]
+        texts = [f.text for f in term.factors]
+        if len(exprs) != len(texts):
+            names.extend(enc.columns)
+        else:
+            names.extend(r_column_names(enc.columns, exprs, texts))
+    matrix = np.asarray(mm.to_numpy(dtype=float), dtype=float)
+    if matrix.shape[1] != len(names):
+        raise FormulaError(f"unexpected column count building {text!r}")
+    return TermMatrix(matrix, tuple(names), mm.model_spec)
+
+
+def independent_columns(matrix: FloatArray, tol: float = 1e-7) -> NDArray[np.intp]:
+    """Indices of the columns to keep so that the matrix has full column rank.
+
+    Columns are taken in order and one is dropped when what is left of it after projecting
+    out the kept ones is smaller than ``tol`` times its norm: R's ``qr()`` (LINPACK dqrdc2),
+    which lme4 uses, keeps the same columns.
+    """
+    n, p = matrix.shape
+    keep: list[int] = []
+    basis = np.zeros((n, 0))
+    for j in range(p):
+        col = matrix[:, j]
+        norm = float(np.linalg.norm(col))
+        if norm == 0.0:
+            continue
+        res = col - basis @ (basis.T @ col)
+        res = res - basis @ (basis.T @ res)
+        rnorm = float(np.linalg.norm(res))
+        if rnorm > tol * norm:
+            keep.append(j)
+            basis = np.column_stack([basis, res / rnorm])
+    return np.asarray(keep, dtype=np.intp)
+
+
+def numeric_column(values: Any, what: str) -> FloatArray:
+    """A float vector from a numeric column, or a DataError naming the column."""
+    series = pd.Series(values)
+    if isinstance(series.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(series):
+        raise DataError(f"{what} must be numeric, but it is of type {series.dtype}")
+    return series.to_numpy(dtype=float)

@@ -1,0 +1,148 @@
+"""Random-effects terms: each ``(lhs | group)`` of the formula as columns and a grouping factor.
+
+Terms are put in lme4's order, most levels first (ties keep formula order); θ, ``varcorr`` and
+the engine's blocks all follow that order. Group labels are made unique as R's ``make.unique``
+does (``Subject``, ``Subject.1`` for ``(1 + Days || Subject)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from formulaic import ModelSpec
+from numpy.typing import NDArray
+
+from multilevel.design.fixed import term_matrix
+from multilevel.design.grouping import Grouping, grouping
+from multilevel.errors import DataError
+from multilevel.formula import Factor, RandomTerm
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class RandomEffectsTerm:
+    """One random-effects term of a model.
+
+    Attributes
+    ----------
+    term
+        The parsed term.
+    label
+        Unique label (``Subject`` or ``Subject.1``), as in lme4's ``VarCorr``.
+    grouping
+        The coded grouping factor.
+    z
+        The term's columns, (n, q).
+    cnames
+        R's names of the columns, e.g. ``("(Intercept)", "Days")``.
+    spec
+        formulaic's spec of the columns (None for a plain intercept), for new data.
+    """
+
+    term: RandomTerm
+    label: str
+    grouping: Grouping
+    z: FloatArray
+    cnames: tuple[str, ...]
+    spec: ModelSpec | None
+
+    @property
+    def group(self) -> str:
+        """The grouping factor's name (``Subject``, ``cask:batch``)."""
+        return self.grouping.name
+
+    @property
+    def nlevels(self) -> int:
+        """Number of levels."""
+        return self.grouping.nlevels
+
+    @property
+    def q(self) -> int:
+        """Number of random effects per level."""
+        return int(self.z.shape[1])
+
+
+def _group_columns(group: tuple[Factor, ...], name: str) -> tuple[str, ...]:
+    """Column names of the grouping factors (``factor(g)`` and ``as.factor(g)`` mean ``g``)."""
+    out = []
+    for factor in group:
+        text = factor.text
+        if len(factor.variables) == 1 and text in (
+            factor.variables[0],
+            f"factor({factor.variables[0]})",
+            f"as.factor({factor.variables[0]})",
+        ):
+            out.append(factor.variables[0])
+        else:
+            raise DataError(
+                f"grouping factor {text!r} in ({name}) must be a column of the data or "
+                "factor(column); compute it as a column first"
+            )
+    return tuple(out)
+
+
+def _make_unique(names: list[str]) -> list[str]:
+    """R's make.unique: the second 'a' becomes 'a.1', the third 'a.2'."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        if name in seen:
+            seen[name] += 1
+            out.append(f"{name}.{seen[name]}")
+        else:
+            seen[name] = 0
+            out.append(name)
+    return out
+
+
+def random_terms(
+    terms: tuple[RandomTerm, ...],
+    frame: pd.DataFrame,
+    contrasts: Mapping[str, str] | None = None,
+) -> tuple[RandomEffectsTerm, ...]:
+    """Build every random-effects term, in lme4's order.
+
+    Parameters
+    ----------
+    terms
+        The parsed bars of the formula, in formula order.
+    frame
+        The model frame.
+    contrasts
+        Per-column contrasts for factors on the left of a bar.
+
+    Returns
+    -------
+    tuple of RandomEffectsTerm
+    """
+    built = []
+    for rt in terms:
+        columns = _group_columns(rt.group, rt.name)
+        coded = grouping(frame, columns, rt.name)
+        if coded.nlevels < 2:
+            raise DataError(
+                f"the grouping factor {rt.name!r} of ({rt.text}) has only "
+                f"{coded.nlevels} level; a random effect needs at least two groups "
+                "(drop the term or fit the model without it)"
+            )
+        tm = term_matrix(rt.effects, frame, contrasts)
+        if tm.matrix.shape[1] == 0:
+            raise DataError(f"the random-effects term ({rt.text}) has no columns")
+        built.append((rt, coded, tm))
+    order = sorted(range(len(built)), key=lambda k: -built[k][1].nlevels)
+    labels = _make_unique([built[k][1].name for k in order])
+    return tuple(
+        RandomEffectsTerm(
+            term=built[k][0],
+            label=label,
+            grouping=built[k][1],
+            z=built[k][2].matrix,
+            cnames=built[k][2].names,
+            spec=built[k][2].spec,
+        )
+        for k, label in zip(order, labels, strict=True)
+    )

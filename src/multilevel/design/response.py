@@ -1,0 +1,56 @@
+"""The response and other expressions evaluated on the model frame."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from formulaic import Formula
+from numpy.typing import NDArray
+
+from multilevel.errors import DataError, FormulaError
+from multilevel.formula import Factor
+
+FloatArray = NDArray[np.float64]
+
+
+def evaluate_expression(expr: Factor, frame: pd.DataFrame) -> FloatArray:
+    """Evaluate a numeric expression (``z``, ``log(z)``) on the frame, as a float vector."""
+    if expr.text in frame.columns:
+        col = frame[expr.text]
+        if isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(col):
+            raise DataError(f"{expr.text!r} must be numeric, but it is of type {col.dtype}")
+        return col.to_numpy(dtype=float)
+    try:
+        mm = Formula("0 + " + expr.python).get_model_matrix(frame, output="numpy")
+    except Exception as exc:
+        raise FormulaError(f"cannot evaluate {expr.text!r}: {exc}") from exc
+    arr = np.asarray(mm, dtype=float)
+    if arr.ndim != 2 or arr.shape[1] != 1:
+        raise DataError(f"{expr.text!r} must evaluate to one numeric column")
+    out = arr[:, 0]
+    if not np.all(np.isfinite(out)):
+        raise DataError(f"{expr.text!r} has missing or infinite values (e.g. log of 0)")
+    return out
+
+
+def response_vector(response: Factor, frame: pd.DataFrame) -> FloatArray:
+    """The response of a Gaussian model as a float vector.
+
+    Raises
+    ------
+    DataError
+        If the response is not numeric (a factor, string or logical column).
+    """
+    if response.text.startswith("cbind("):
+        raise DataError(
+            f"the response {response.text} is a binomial response; fit it with "
+            "family='binomial'"
+        )
+    if response.text in frame.columns:
+        col = frame[response.text]
+        if isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(col):
+            raise DataError(
+                f"the response {response.text!r} is not numeric (type {col.dtype}); a linear "
+                "mixed model needs a numeric response (for a binary one use family='binomial')"
+            )
+    return evaluate_expression(response, frame)

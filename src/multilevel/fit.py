@@ -1,0 +1,232 @@
+"""``fit``: the pipeline formula → design → PLS system → objective(θ) → optimizer → result."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from multilevel.design import Design, build_design
+from multilevel.errors import (
+    ConvergenceWarning,
+    DataWarning,
+    MultilevelWarning,
+    NotSupportedError,
+    SingularFitWarning,
+)
+from multilevel.formula import ParsedFormula, parse_formula
+from multilevel.lmm import (
+    PLSSystem,
+    TermBlock,
+    build_system,
+    estimates,
+    make_objective,
+    update_factor,
+)
+from multilevel.optimize import OptimizerControl, minimize
+from multilevel.result import FitOptions, LMMResult, is_singular
+
+FloatArray = NDArray[np.float64]
+
+
+def _control(control: OptimizerControl | Mapping[str, Any] | None) -> OptimizerControl:
+    if control is None:
+        return OptimizerControl()
+    if isinstance(control, OptimizerControl):
+        return control
+    return OptimizerControl(**dict(control))
+
+
+def pls_system(design: Design) -> PLSSystem:
+    """The PLS system of a design (offset subtracted from the response)."""
+    y = design.y if design.offset is None else design.y - design.offset
+    blocks = tuple(TermBlock(t.grouping.codes, t.z, t.nlevels) for t in design.terms)
+    return build_system(design.X, y, blocks, design.weights)
+
+
+def _design(
+    formula: str | ParsedFormula,
+    data: Any,
+    weights: Any,
+    offset: Any,
+    contrasts: Mapping[str, str] | None,
+    na_action: str,
+) -> Design:
+    parsed = parse_formula(formula) if isinstance(formula, str) else formula
+    return build_design(
+        parsed, data, weights=weights, offset=offset, contrasts=contrasts, na_action=na_action
+    )
+
+
+@dataclass(frozen=True)
+class ObjectiveFunction:
+    """The profiled objective of a model as a pure function of θ (lme4's ``devFunOnly``).
+
+    Attributes
+    ----------
+    system
+        The PLS system it evaluates.
+    reml
+        REML criterion if True, else -2 log-likelihood.
+    """
+
+    system: PLSSystem
+    reml: bool
+
+    def __call__(self, theta: Any) -> float:
+        """The objective at θ."""
+        return make_objective(self.system, self.reml)(np.atleast_1d(np.asarray(theta, dtype=float)))
+
+    @property
+    def lower(self) -> FloatArray:
+        """Lower bounds of θ."""
+        return self.system.layout.lower_bounds()
+
+    @property
+    def start(self) -> FloatArray:
+        """lme4's starting value of θ."""
+        return self.system.layout.start()
+
+
+def objective_function(
+    formula: str,
+    data: Any,
+    *,
+    reml: bool = True,
+    weights: Any = None,
+    offset: Any = None,
+    contrasts: Mapping[str, str] | None = None,
+    na_action: str = "omit",
+) -> ObjectiveFunction:
+    """The objective of a linear mixed model as a function of θ.
+
+    Parameters
+    ----------
+    formula, data, reml, weights, offset, contrasts, na_action
+        As for :func:`fit`.
+
+    Returns
+    -------
+    ObjectiveFunction
+        Callable on θ (lme4's layout); ``.lower`` and ``.start`` give bounds and start.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> f = ml.objective_function("Reaction ~ Days + (Days|Subject)",
+    ...                           ml.datasets.load("sleepstudy"))
+    >>> round(f([0.9667, 0.0152, 0.2309]), 2)
+    1743.63
+    """
+    design = _design(formula, data, weights, offset, contrasts, na_action)
+    return ObjectiveFunction(pls_system(design), reml)
+
+
+def fit(
+    formula: str,
+    data: Any,
+    *,
+    reml: bool = True,
+    weights: Any = None,
+    offset: Any = None,
+    contrasts: Mapping[str, str] | None = None,
+    control: OptimizerControl | Mapping[str, Any] | None = None,
+    na_action: str = "omit",
+    family: Any = None,
+) -> LMMResult:
+    """Fit a linear mixed model written as an lme4 formula.
+
+    Parameters
+    ----------
+    formula
+        lme4 syntax, e.g. ``"Reaction ~ Days + (Days | Subject)"``; random-effects terms
+        ``(1|g)``, ``(x|g)``, ``(0 + x|g)``, ``(x||g)``, ``(1|a/b)``, ``(1|a:b)``, crossed terms.
+    data
+        pandas or polars DataFrame (never modified).
+    reml
+        REML (default) or maximum likelihood.
+    weights
+        Prior (precision) weights: array with one value per row, or a column name.
+    offset
+        Known offset: array or column name (``offset(...)`` in the formula also works).
+    contrasts
+        Per-column contrasts ("treatment" default, "sum", "helmert", "poly").
+    control
+        Optimizer settings (:class:`~multilevel.optimize.OptimizerControl` or a dict of them).
+    na_action
+        "omit" (default) drops rows with missing values in used columns; "raise" refuses them.
+    family
+        ``None`` or ``"gaussian"``.
+
+    Returns
+    -------
+    LMMResult
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"))
+    >>> round(m.objective, 3)
+    1743.628
+    """
+    if family not in (None, "gaussian"):
+        raise NotSupportedError(
+            f"family={family!r}: generalized linear mixed models are not available yet; "
+            "only Gaussian (linear) mixed models can be fitted"
+        )
+    ctrl = _control(control)
+    design = _design(formula, data, weights, offset, contrasts, na_action)
+    system = pls_system(design)
+    fun = make_objective(system, reml)
+    opt = minimize(fun, system.layout.start(), system.layout.lower_bounds(), ctrl)
+    factor = update_factor(system, opt.x)
+    est = estimates(system, factor, reml)
+    messages: list[tuple[type[MultilevelWarning], str]] = [
+        (DataWarning, note) for note in design.notes
+    ]
+    if is_singular(opt.x, system.layout.diagonal_mask()):
+        messages.append((SingularFitWarning, "boundary (singular) fit: see result.singular"))
+    if not opt.converged:
+        messages.append(
+            (ConvergenceWarning, f"the optimizer did not converge: {opt.returnvalue}")
+        )
+    for category, text in messages:
+        warnings.warn(text, category, stacklevel=2)
+    return LMMResult(
+        design=design,
+        system=system,
+        options=FitOptions(
+            formula=formula if isinstance(formula, str) else formula.text,
+            reml=reml,
+            weights=weights,
+            offset=offset,
+            contrasts=contrasts,
+            control=ctrl,
+            na_action=na_action,
+        ),
+        data=data,
+        theta=opt.x,
+        objective=opt.fmin,
+        optsummary=opt,
+        estimates=est,
+        warnings=tuple(text for _, text in messages),
+    )
+
+
+def update_formula(old: str, new: str) -> str:
+    """R's ``update.formula`` for the common cases: ``.`` stands for the old side."""
+    if "~" not in new:
+        raise ValueError(f"the new formula {new!r} has no '~'")
+    old_lhs, old_rhs = (s.strip() for s in old.split("~", 1))
+    new_lhs, new_rhs = (s.strip() for s in new.split("~", 1))
+    dot = re.compile(r"(?<![\w.])\.(?![\w.])")
+    new_lhs = dot.sub(lambda _: old_lhs, new_lhs)
+    new_rhs = dot.sub(lambda _: old_rhs, new_rhs)
+    return f"{new_lhs} ~ {new_rhs}"
+
+

@@ -1,0 +1,285 @@
+"""The frozen result of a linear mixed-model fit: accessors that return pandas objects."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from multilevel.design import Design
+from multilevel.lmm.objective import Estimates
+from multilevel.lmm.system import PLSSystem
+from multilevel.optimize import OptimizerControl, OptSummary
+from multilevel.varcorr import varcorr_frame
+
+FloatArray = NDArray[np.float64]
+
+SINGULAR_TOL = 1e-4
+
+
+def is_singular(theta: FloatArray, diagonal: NDArray[np.bool_], tol: float = SINGULAR_TOL) -> bool:
+    """lme4's ``isSingular``: some diagonal element of some Λ below ``tol``."""
+    return bool(np.any(theta[diagonal] < tol))
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """The arguments of the call that produced a result (for ``update``)."""
+
+    formula: str
+    reml: bool
+    weights: Any = None
+    offset: Any = None
+    contrasts: Any = None
+    control: OptimizerControl = field(default_factory=OptimizerControl)
+    na_action: str = "omit"
+
+
+@dataclass(frozen=True, eq=False)
+class LMMResult:
+    """A fitted linear mixed model (frozen).
+
+    Attributes
+    ----------
+    design
+        The model's design (y, X, random-effects terms, frame).
+    system
+        The PLS system the objective was computed from.
+    options
+        The call's options.
+    data
+        The caller's data (not copied, not modified), for ``update``.
+    theta
+        Covariance parameters at the optimum, in lme4's order.
+    objective
+        -2 log-likelihood (ML) or the REML criterion (REML) at the optimum.
+    optsummary
+        What the optimizer did.
+    estimates
+        β, random effects and σ at the optimum.
+    warnings
+        Messages of every warning the fit emitted.
+    """
+
+    design: Design
+    system: PLSSystem
+    options: FitOptions
+    data: Any = field(repr=False)
+    theta: FloatArray
+    objective: float
+    optsummary: OptSummary
+    estimates: Estimates
+    warnings: tuple[str, ...] = ()
+
+    # -- the fit ---------------------------------------------------------------------------
+    @property
+    def reml(self) -> bool:
+        """True for a REML fit."""
+        return self.options.reml
+
+    @property
+    def formula(self) -> str:
+        """The formula as given."""
+        return self.options.formula
+
+    @property
+    def nobs(self) -> int:
+        """Number of observations used."""
+        return self.design.nobs
+
+    @property
+    def ngroups(self) -> dict[str, int]:
+        """Number of levels of each grouping factor, most levels first."""
+        out: dict[str, int] = {}
+        for t in self.design.terms:
+            out.setdefault(t.group, t.nlevels)
+        return out
+
+    @property
+    def npar(self) -> int:
+        """Number of parameters: fixed effects, θ and σ."""
+        return len(self.design.xnames) + self.theta.size + 1
+
+    @property
+    def loglik(self) -> float:
+        """Log-likelihood (the REML log-likelihood for REML fits, as lme4's ``logLik``)."""
+        return -0.5 * self.objective
+
+    @property
+    def deviance(self) -> float:
+        """-2 log-likelihood (the REML criterion for REML fits)."""
+        return self.objective
+
+    @property
+    def aic(self) -> float:
+        """Akaike's information criterion."""
+        return self.objective + 2.0 * self.npar
+
+    @property
+    def bic(self) -> float:
+        """Schwarz's Bayesian information criterion."""
+        return self.objective + math.log(self.nobs) * self.npar
+
+    @property
+    def converged(self) -> bool:
+        """True when the optimizer met its convergence criteria."""
+        return self.optsummary.converged
+
+    @property
+    def singular(self) -> bool:
+        """True when some diagonal element of Λ is (nearly) zero, as lme4's ``isSingular``."""
+        return is_singular(self.theta, self.system.layout.diagonal_mask())
+
+    # -- estimates -------------------------------------------------------------------------
+    @property
+    def sigma(self) -> float:
+        """Residual standard deviation."""
+        return self.estimates.sigma
+
+    @property
+    def fixef(self) -> pd.Series:
+        """Fixed-effects estimates, named as R names them."""
+        return pd.Series(self.estimates.beta, index=list(self.design.xnames), name="estimate")
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """Covariance matrix of the fixed-effects estimates."""
+        names = list(self.design.xnames)
+        mat = self.sigma**2 * self.estimates.vcov_unscaled
+        return pd.DataFrame(mat, index=names, columns=names)
+
+    @property
+    def se(self) -> pd.Series:
+        """Standard errors of the fixed effects."""
+        return pd.Series(np.sqrt(np.diag(self.vcov.to_numpy())), index=self.fixef.index, name="se")
+
+    @property
+    def lambdas(self) -> tuple[FloatArray, ...]:
+        """Relative covariance factor Λ of each random-effects term."""
+        return tuple(self.system.layout.factors(self.theta))
+
+    @cached_property
+    def varcorr(self) -> pd.DataFrame:
+        """Variance components as R's ``as.data.frame(VarCorr(fit))``."""
+        terms = self.design.terms
+        return varcorr_frame(
+            [t.label for t in terms], [t.cnames for t in terms], self.lambdas, self.sigma
+        )
+
+    @cached_property
+    def ranef(self) -> dict[str, pd.DataFrame]:
+        """Conditional modes of the random effects: group → DataFrame (levels × effects)."""
+        out: dict[str, pd.DataFrame] = {}
+        for t, b in zip(self.design.terms, self.estimates.b, strict=True):
+            index = pd.Index(list(t.grouping.levels), name=t.group)
+            frame = pd.DataFrame(b, index=index, columns=list(t.cnames))
+            out[t.group] = pd.concat([out[t.group], frame], axis=1) if t.group in out else frame
+        return out
+
+    @cached_property
+    def _linear_predictor(self) -> FloatArray:
+        d = self.design
+        eta = d.X @ self.estimates.beta
+        for t, b in zip(d.terms, self.estimates.b, strict=True):
+            eta = eta + np.einsum("ij,ij->i", t.z, b[t.grouping.codes])
+        if d.offset is not None:
+            eta = eta + d.offset
+        return np.asarray(eta)
+
+    @property
+    def fitted(self) -> pd.Series:
+        """Fitted values (fixed and random effects, plus any offset)."""
+        return pd.Series(self._linear_predictor, index=self.design.frame.rows, name="fitted")
+
+    @property
+    def residuals(self) -> pd.Series:
+        """Response residuals y - fitted."""
+        return pd.Series(
+            self.design.y - self._linear_predictor, index=self.design.frame.rows, name="residuals"
+        )
+
+    # -- output ----------------------------------------------------------------------------
+    def summary(self) -> str:
+        """A summary a lme4 user reads at a glance (as ``summary(lmer(...))``)."""
+        from multilevel.summary import format_summary
+
+        return format_summary(self)
+
+    def __repr__(self) -> str:
+        kind = "REML" if self.reml else "ML"
+        return (
+            f"<LMMResult {self.formula!r} ({kind}), nobs={self.nobs}, "
+            f"objective={self.objective:.4f}>"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fit as plain JSON-serialisable values."""
+        vc = self.varcorr.astype(object).where(self.varcorr.notna(), None)
+        return {
+            "schema": "multilevel.lmm/1",
+            "formula": self.formula,
+            "family": "gaussian",
+            "reml": self.reml,
+            "nobs": self.nobs,
+            "ngroups": self.ngroups,
+            "objective": self.objective,
+            "loglik": self.loglik,
+            "aic": self.aic,
+            "bic": self.bic,
+            "fixef": {k: float(v) for k, v in self.fixef.items()},
+            "se": {k: float(v) for k, v in self.se.items()},
+            "vcov": self.vcov.to_numpy().tolist(),
+            "theta": self.theta.tolist(),
+            "sigma": self.sigma,
+            "varcorr": vc.to_dict(orient="records"),
+            "ranef": {
+                g: {"levels": list(map(str, f.index)), **{c: f[c].tolist() for c in f.columns}}
+                for g, f in self.ranef.items()
+            },
+            "converged": self.converged,
+            "singular": self.singular,
+            "warnings": list(self.warnings),
+            "optimizer": {
+                "name": self.optsummary.optimizer,
+                "feval": self.optsummary.feval,
+                "returnvalue": self.optsummary.returnvalue,
+            },
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        """``to_dict()`` as a JSON string."""
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def update(self, formula: str | None = None, data: Any = None, **kwargs: Any) -> LMMResult:
+        """Refit with some arguments changed (as lme4's ``update``).
+
+        Parameters
+        ----------
+        formula
+            A new formula; ``.`` stands for the old response (left of ``~``) or the old right
+            side, as in R's ``update.formula`` (``". ~ . + x"``).
+        data
+            New data (default: the same data).
+        **kwargs
+            Any other argument of :func:`multilevel.fit` (``reml``, ``weights``, ...).
+        """
+        from multilevel.fit import fit, update_formula
+
+        opts = self.options
+        args: dict[str, Any] = {
+            "reml": opts.reml,
+            "weights": opts.weights,
+            "offset": opts.offset,
+            "contrasts": opts.contrasts,
+            "control": opts.control,
+            "na_action": opts.na_action,
+        }
+        args.update(kwargs)
+        new_formula = opts.formula if formula is None else update_formula(opts.formula, formula)
+        return fit(new_formula, self.data if data is None else data, **args)
