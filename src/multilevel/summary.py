@@ -19,6 +19,19 @@ def _num(x: float, digits: int = 4) -> str:
     return f"{x:.{digits}g}" if abs(x) >= 1e5 or (x != 0 and abs(x) < 1e-3) else f"{x:.{digits}f}"
 
 
+def abbreviate(name: str, minlength: int = 6) -> str:
+    """R's ``abbreviate``: drop lower-case vowels, then lower-case letters, from the right
+    (never the first character) until the name is short enough; then truncate."""
+    chars = list(name)
+    for pool in ("aeiou", "abcdefghijklmnopqrstuvwxyz"):
+        k = len(chars) - 1
+        while len(chars) > minlength and k > 0:
+            if chars[k] in pool:
+                del chars[k]
+            k -= 1
+    return "".join(chars[: max(minlength, 1)]) if len(chars) > minlength else "".join(chars)
+
+
 def _header(res: LMMResult) -> list[str]:
     kind = "REML" if res.reml else "maximum likelihood"
     lines = [f"Linear mixed model fit by {kind}", f"Formula: {res.formula}"]
@@ -91,7 +104,7 @@ def _fixed_effects(res: LMMResult) -> list[str]:
     if 1 < p <= MAX_CORRELATION_TERMS:
         v = res.vcov.to_numpy()
         corr = v / np.outer(np.sqrt(np.diag(v)), np.sqrt(np.diag(v)))
-        short = [n[:6] for n in est.index]
+        short = [abbreviate(n) for n in est.index]
         lines = ["", "Correlation of Fixed Effects:"]
         rows = []
         for i in range(1, p):

@@ -212,9 +212,8 @@ def encode_terms(
     for i, sub in enumerate(encoder.nodes):
         if i == 0 and response is not None:
             continue
-        if not is_offset(sub):
+        if not isinstance(sub, Call) or not is_offset(sub):
             continue
-        assert isinstance(sub, Call)
         if context != "fixed":
             raise encoder.error(
                 "offset() is only allowed in the fixed part of a model formula", sub
