@@ -3,7 +3,7 @@
 The public surface: :func:`fit`, :func:`objective_function`, :mod:`datasets` and the errors.
 """
 
-from multilevel import datasets
+from multilevel import datasets, inference, workflow
 from multilevel.errors import (
     ConvergenceWarning,
     DataError,
@@ -15,8 +15,10 @@ from multilevel.errors import (
     SingularFitWarning,
 )
 from multilevel.fit import fit, objective_function
+from multilevel.inference import *  # noqa: F403  (public functions of inference/)
 from multilevel.optimize import OptimizerControl
 from multilevel.result import LMMResult
+from multilevel.workflow import *  # noqa: F403  (public functions of workflow/)
 
 __version__ = "0.1.0"
 
@@ -35,3 +37,5 @@ __all__ = [
     "fit",
     "objective_function",
 ]
+
+__all__ += inference.__all__ + workflow.__all__

@@ -13,10 +13,12 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from multilevel.design import Design
+from multilevel.inference.methods import InferenceMethods
 from multilevel.lmm.objective import Estimates
 from multilevel.lmm.system import PLSSystem
 from multilevel.optimize import OptimizerControl, OptSummary
 from multilevel.varcorr import varcorr_frame
+from multilevel.workflow.methods import WorkflowMethods
 
 FloatArray = NDArray[np.float64]
 
@@ -42,7 +44,7 @@ class FitOptions:
 
 
 @dataclass(frozen=True, eq=False)
-class LMMResult:
+class LMMResult(InferenceMethods, WorkflowMethods):
     """A fitted linear mixed model (frozen).
 
     Attributes
