@@ -20,6 +20,8 @@ from multilevel.errors import (
     SingularFitWarning,
 )
 from multilevel.formula import ParsedFormula, parse_formula
+from multilevel.glmm.fit import fit_glmm
+from multilevel.glmm.result import GLMMResult
 from multilevel.lmm import (
     PLSSystem,
     TermBlock,
@@ -138,7 +140,9 @@ def fit(
     control: OptimizerControl | Mapping[str, Any] | None = None,
     na_action: str = "omit",
     family: Any = None,
-) -> LMMResult:
+    link: str | None = None,
+    nagq: int = 1,
+) -> LMMResult | GLMMResult:
     """Fit a linear mixed model written as an lme4 formula.
 
     Parameters
@@ -161,11 +165,18 @@ def fit(
     na_action
         "omit" (default) drops rows with missing values in used columns; "raise" refuses them.
     family
-        ``None`` or ``"gaussian"``.
+        ``None`` or ``"gaussian"`` for a linear mixed model; ``"binomial"``, ``"poisson"``,
+        ``"Gamma"``, ``"inverse.gaussian"``, ``"negative.binomial"`` (or a
+        :class:`~multilevel.glmm.family.Family`) for a generalized linear mixed model.
+    link
+        Link function overriding the family's default (e.g. ``"probit"``).
+    nagq
+        GLMMs only: 1 (Laplace, default), more for adaptive Gauss-Hermite quadrature (a single
+        scalar random effect), 0 for the fast approximation with β inside PIRLS.
 
     Returns
     -------
-    LMMResult
+    LMMResult or GLMMResult
 
     Examples
     --------
@@ -174,12 +185,18 @@ def fit(
     >>> round(m.objective, 3)
     1743.628
     """
-    if family not in (None, "gaussian"):
-        raise NotSupportedError(
-            f"family={family!r}: generalized linear mixed models are not available yet; "
-            "only Gaussian (linear) mixed models can be fitted"
-        )
     ctrl = _control(control)
+    if family is not None and not (isinstance(family, str) and family.lower() == "gaussian"):
+        if not isinstance(formula, str):
+            formula = formula.text
+        return fit_glmm(
+            formula, data, family=family, link=link, nagq=nagq, weights=weights, offset=offset,
+            contrasts=contrasts, control=ctrl, na_action=na_action,
+        )
+    if link not in (None, "identity"):
+        raise NotSupportedError(
+            f"link={link!r} with a Gaussian family: only the identity link is supported"
+        )
     design = _design(formula, data, weights, offset, contrasts, na_action)
     system = pls_system(design)
     fun = make_objective(system, reml)

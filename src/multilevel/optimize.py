@@ -52,9 +52,10 @@ class OptimizerControl:
         Maximum number of objective evaluations.
     initial_step
         Initial trust-region radius / simplex size.
-    restart_edge
-        After convergence with θ on a boundary, restart once from there (as lme4 does) to make
-        sure the boundary optimum is not an artefact of the start.
+    restart
+        After convergence, restart once from the optimum with half the initial step and keep
+        the better point: BOBYQA's model can stop short on flat ridges (and lme4 restarts at
+        boundaries for the same reason).
     """
 
     optimizer: str = "bobyqa"
@@ -63,7 +64,7 @@ class OptimizerControl:
     xtol_abs: float = 1e-9
     maxeval: int = 100_000
     initial_step: float = 0.2
-    restart_edge: bool = True
+    restart: bool = True
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ def minimize(
     x0: FloatArray,
     lower: FloatArray,
     control: OptimizerControl | None = None,
+    step: FloatArray | None = None,
 ) -> OptSummary:
     """Minimize ``fun`` over θ ≥ ``lower`` from ``x0``.
 
@@ -117,6 +119,8 @@ def minimize(
         Lower bounds (``-inf`` for free elements).
     control
         Optimizer settings.
+    step
+        Initial step per parameter (default: ``control.initial_step`` for all).
 
     Returns
     -------
@@ -130,9 +134,10 @@ def minimize(
     start = time.perf_counter()
     x0 = np.asarray(x0, dtype=float)
     lower = np.asarray(lower, dtype=float)
-    x, fmin, nev, code = _run(fun, x0, lower, control)
-    if control.restart_edge and np.any((x <= lower + 1e-10) & np.isfinite(lower)):
-        x2, f2, nev2, code2 = _run(fun, x, lower, control, step_scale=0.1)
+    steps = np.full(x0.size, control.initial_step) if step is None else np.asarray(step, float)
+    x, fmin, nev, code = _run(fun, x0, lower, control, steps)
+    if control.restart and x.size:
+        x2, f2, nev2, code2 = _run(fun, x, lower, control, 0.5 * steps)
         nev += nev2
         if f2 <= fmin:
             x, fmin, code = x2, f2, code2
@@ -155,7 +160,7 @@ def _run(
     x0: FloatArray,
     lower: FloatArray,
     control: OptimizerControl,
-    step_scale: float = 1.0,
+    steps: FloatArray,
 ) -> tuple[FloatArray, float, int, int]:
     n = x0.size
     count = 0
@@ -183,8 +188,7 @@ def _run(
     opt.set_ftol_abs(control.ftol_abs)
     opt.set_xtol_abs(control.xtol_abs)
     opt.set_maxeval(control.maxeval)
-    step = np.full(n, control.initial_step * step_scale)
-    opt.set_initial_step(step)
+    opt.set_initial_step(steps)
     start = np.maximum(x0, lower)
     try:
         x = opt.optimize(start)

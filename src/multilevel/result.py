@@ -30,6 +30,16 @@ def is_singular(theta: FloatArray, diagonal: NDArray[np.bool_], tol: float = SIN
     return bool(np.any(theta[diagonal] < tol))
 
 
+def ranef_frames(terms: Any, bs: Any) -> dict[str, pd.DataFrame]:
+    """Conditional modes per grouping factor; terms sharing a factor share one frame."""
+    out: dict[str, pd.DataFrame] = {}
+    for t, b in zip(terms, bs, strict=True):
+        index = pd.Index(list(t.grouping.levels), name=t.group)
+        frame = pd.DataFrame(b, index=index, columns=list(t.cnames))
+        out[t.group] = pd.concat([out[t.group], frame], axis=1) if t.group in out else frame
+    return out
+
+
 @dataclass(frozen=True)
 class FitOptions:
     """The arguments of the call that produced a result (for ``update``)."""
@@ -177,12 +187,7 @@ class LMMResult(InferenceMethods, WorkflowMethods):
     @cached_property
     def ranef(self) -> dict[str, pd.DataFrame]:
         """Conditional modes of the random effects: group → DataFrame (levels × effects)."""
-        out: dict[str, pd.DataFrame] = {}
-        for t, b in zip(self.design.terms, self.estimates.b, strict=True):
-            index = pd.Index(list(t.grouping.levels), name=t.group)
-            frame = pd.DataFrame(b, index=index, columns=list(t.cnames))
-            out[t.group] = pd.concat([out[t.group], frame], axis=1) if t.group in out else frame
-        return out
+        return ranef_frames(self.design.terms, self.estimates.b)
 
     @cached_property
     def _linear_predictor(self) -> FloatArray:
@@ -284,4 +289,6 @@ class LMMResult(InferenceMethods, WorkflowMethods):
         }
         args.update(kwargs)
         new_formula = opts.formula if formula is None else update_formula(opts.formula, formula)
-        return fit(new_formula, self.data if data is None else data, **args)
+        out = fit(new_formula, self.data if data is None else data, **args)
+        assert isinstance(out, LMMResult)
+        return out

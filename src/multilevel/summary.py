@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -64,20 +64,21 @@ def _scaled_residuals(res: LMMResult) -> list[str]:
     return ["Scaled residuals:", table.to_string(index=False, float_format=lambda v: f"{v:.4f}")]
 
 
-def _random_effects(res: LMMResult) -> list[str]:
-    rows = []
+def random_effects_lines(res: Any) -> list[str]:
+    """The "Random effects" table of a summary, from the result's ``varcorr``."""
     vc = res.varcorr
-    for t, lam in zip(res.design.terms, res.lambdas, strict=True):
-        cov = res.sigma**2 * (lam @ lam.T)
-        sd = np.sqrt(np.diag(cov))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            corr = cov / np.outer(sd, sd)
-        for i, name in enumerate(t.cnames):
-            cells = [_num(corr[i, j], 2) for j in range(i)] if t.q > 1 else []
-            rows.append([t.label if i == 0 else "", name, _num(cov[i, i]), _num(sd[i]), *cells])
-    resid = vc[vc["grp"] == "Residual"]
-    if len(resid):
-        rows.append(["Residual", "", _num(res.sigma**2), _num(res.sigma)])
+    rows = []
+    for t in res.design.terms:
+        part = vc[vc["grp"] == t.label]
+        var = part[part["var2"].isna()]
+        cov = part[part["var2"].notna()]
+        corr = {(r.var1, r.var2): r.sdcor for r in cov.itertuples()}
+        names = list(var["var1"])
+        for i, r in enumerate(var.itertuples()):
+            cells = [_num(corr.get((names[j], names[i]), np.nan), 2) for j in range(i)]
+            rows.append([t.label if i == 0 else "", r.var1, _num(r.vcov), _num(r.sdcor), *cells])
+    for r in vc[vc["grp"] == "Residual"].itertuples():
+        rows.append(["Residual", "", _num(r.vcov), _num(r.sdcor)])
     width = max(len(r) for r in rows)
     header = ["Groups", "Name", "Variance", "Std.Dev."] + (["Corr"] if width > 4 else [])
     header += [""] * (width - len(header))
@@ -95,32 +96,37 @@ def _random_effects(res: LMMResult) -> list[str]:
     return out
 
 
+def correlation_lines(res: Any) -> list[str]:
+    """The "Correlation of Fixed Effects" block (omitted beyond 12 coefficients, as lme4)."""
+    est = res.fixef
+    p = len(est)
+    if p > MAX_CORRELATION_TERMS:
+        return [
+            "",
+            f"Correlation matrix not shown by default, as p = {p} > {MAX_CORRELATION_TERMS}.",
+        ]
+    if p < 2:
+        return []
+    v = res.vcov.to_numpy()
+    corr = v / np.outer(np.sqrt(np.diag(v)), np.sqrt(np.diag(v)))
+    short = [abbreviate(n) for n in est.index]
+    rows = [[est.index[i][:12]] + [f"{corr[i, j]:.3f}" for j in range(i)] for i in range(1, p)]
+    name_w = max(len(r[0]) for r in rows)
+    col_w = [max(6, len(short[j])) for j in range(p - 1)]
+    lines = ["", "Correlation of Fixed Effects:"]
+    lines.append(" " * name_w + " " + " ".join(short[j].ljust(col_w[j]) for j in range(p - 1)))
+    for r in rows:
+        cells = " ".join(c.rjust(col_w[j]) for j, c in enumerate(r[1:]))
+        lines.append(r[0].ljust(name_w) + " " + cells)
+    return lines
+
+
 def _fixed_effects(res: LMMResult) -> list[str]:
     est = res.fixef
     se = res.se
     table = pd.DataFrame({"Estimate": est, "Std. Error": se, "t value": est / se})
     out = ["Fixed effects:", table.to_string(float_format=lambda v: _num(v))]
-    p = len(est)
-    if 1 < p <= MAX_CORRELATION_TERMS:
-        v = res.vcov.to_numpy()
-        corr = v / np.outer(np.sqrt(np.diag(v)), np.sqrt(np.diag(v)))
-        short = [abbreviate(n) for n in est.index]
-        lines = ["", "Correlation of Fixed Effects:"]
-        rows = []
-        for i in range(1, p):
-            rows.append([est.index[i][:12]] + [f"{corr[i, j]:.3f}" for j in range(i)])
-        name_w = max(len(r[0]) for r in rows)
-        col_w = [max(6, len(short[j])) for j in range(p - 1)]
-        lines.append(" " * name_w + " " + " ".join(short[j].ljust(col_w[j]) for j in range(p - 1)))
-        for r in rows:
-            cells = " ".join(c.rjust(col_w[j]) for j, c in enumerate(r[1:]))
-            lines.append(r[0].ljust(name_w) + " " + cells)
-        out += lines
-    elif p > MAX_CORRELATION_TERMS:
-        out += [
-            "",
-            f"Correlation matrix not shown by default, as p = {p} > {MAX_CORRELATION_TERMS}.",
-        ]
+    out += correlation_lines(res)
     if res.design.dropped_columns:
         out += ["", "Dropped (rank deficient): " + ", ".join(res.design.dropped_columns)]
     return out
@@ -131,7 +137,7 @@ def format_summary(res: LMMResult) -> str:
     parts = [
         _header(res),
         _scaled_residuals(res),
-        _random_effects(res),
+        random_effects_lines(res),
         _fixed_effects(res),
     ]
     lines: list[str] = []

@@ -5,7 +5,7 @@ The design is a plain frozen value; the engine (:mod:`multilevel.lmm`) and the r
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,6 +100,7 @@ def build_design(
     contrasts: Mapping[str, str] | None = None,
     na_action: str = "omit",
     gaussian: bool = True,
+    response: Callable[[Any, pd.DataFrame], FloatArray] = response_vector,
 ) -> Design:
     """Build the design of a mixed model.
 
@@ -118,6 +119,8 @@ def build_design(
     gaussian
         Apply the identifiability checks of a Gaussian model (lme4's ``check.nobs.vs.nlev`` and
         ``check.nobs.vs.nRE``).
+    response
+        Turns the formula's left side into the response vector (GLMMs pass their own).
 
     Returns
     -------
@@ -140,7 +143,7 @@ def build_design(
     notes = []
     if frame.n_dropped:
         notes.append(f"{frame.n_dropped} rows with missing values were dropped")
-    y = response_vector(formula.response, frame.data)
+    y = response(formula.response, frame.data)
     fixed = term_matrix(formula.fixed, frame.data, contrasts)
     keep = independent_columns(fixed.matrix)
     dropped = tuple(n for j, n in enumerate(fixed.names) if j not in set(keep.tolist()))

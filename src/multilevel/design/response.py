@@ -21,7 +21,8 @@ def evaluate_expression(expr: Factor, frame: pd.DataFrame) -> FloatArray:
             raise DataError(f"{expr.text!r} must be numeric, but it is of type {col.dtype}")
         return col.to_numpy(dtype=float)
     try:
-        mm = Formula("0 + " + expr.python).get_model_matrix(frame, output="numpy")
+        # I() makes formulaic evaluate the whole expression (a - b is arithmetic, not removal)
+        mm = Formula(f"0 + I({expr.python})").get_model_matrix(frame, output="numpy")
     except Exception as exc:
         raise FormulaError(f"cannot evaluate {expr.text!r}: {exc}") from exc
     arr = np.asarray(mm, dtype=float)

@@ -1,0 +1,171 @@
+"""``fit`` for generalized linear mixed models: design → PIRLS objective → optimizer → result.
+
+As lme4's ``glmer``: a first stage optimizes θ with β inside PIRLS (``nAGQ = 0``); unless
+``nagq=0`` a second stage optimizes (θ, β) jointly on the Laplace (``nagq=1``) or adaptive
+Gauss-Hermite (``nagq>1``) objective. Standard errors come from the finite-difference Hessian of
+the objective over (θ, β), as glmer's. The negative binomial's θ is estimated by an outer
+one-dimensional optimization of the fitted objective (as ``glmer.nb``).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import optimize as sopt
+
+from multilevel.design import build_design
+from multilevel.errors import ConvergenceWarning, DataWarning, ModelError, MultilevelWarning
+from multilevel.formula import parse_formula
+from multilevel.glmm.family import Family, get_family
+from multilevel.glmm.objective import GLMMObjective
+from multilevel.glmm.pirls import GLMMProblem, PirlsState
+from multilevel.glmm.response import glmm_response
+from multilevel.glmm.result import GLMMFitOptions, GLMMResult
+from multilevel.lmm import TermBlock, build_system, estimates, update_factor
+from multilevel.lmm.theta import ThetaLayout
+from multilevel.numdiff import hessian
+from multilevel.optimize import OptimizerControl, OptSummary, minimize
+from multilevel.result import is_singular
+
+FloatArray = NDArray[np.float64]
+
+
+def _rx_vcov(problem: GLMMProblem, state: PirlsState) -> FloatArray:
+    """(R_Xᵀ R_X)⁻¹ at the converged PIRLS weights (the nAGQ = 0 covariance of β)."""
+    fam = problem.family
+    mu_eta = fam.link.mu_eta(state.eta)
+    wts = problem.prior_weights * mu_eta**2 / fam.variance(state.mu)
+    system = build_system(problem.X, np.zeros(problem.y.shape[0]), problem.terms, wts)
+    est = estimates(system, update_factor(system, state.factor.theta), reml=False)
+    return est.vcov_unscaled
+
+
+def _optimize(
+    problem: GLMMProblem, nagq: int, control: OptimizerControl
+) -> tuple[OptSummary, GLMMObjective, FloatArray]:
+    layout = problem.layout
+    stage0 = GLMMObjective(problem, 0)
+    opt0 = minimize(stage0, layout.start(), layout.lower_bounds(), control)
+    st0 = stage0.state(opt0.x)
+    if nagq == 0:
+        return opt0, stage0, st0.beta
+    se0 = np.sqrt(np.diag(_rx_vcov(problem, st0)))
+    stage = GLMMObjective(problem, nagq)
+    stage._u = st0.u
+    x0 = np.concatenate([opt0.x, st0.beta])
+    lower = np.concatenate([layout.lower_bounds(), np.full(st0.beta.size, -np.inf)])
+    steps = np.concatenate([np.full(opt0.x.size, control.initial_step), np.maximum(se0, 1e-4)])
+    opt = minimize(stage, x0, lower, control, step=steps)
+    return opt, stage, opt.x[layout.length :]
+
+
+def _problem(
+    formula: str, data: Any, family: Family, weights: Any, offset: Any,
+    contrasts: Mapping[str, str] | None, na_action: str,
+) -> tuple[GLMMProblem, Any]:
+    parsed = parse_formula(formula)
+    design = build_design(
+        parsed, data, weights=weights, offset=offset, contrasts=contrasts,
+        na_action=na_action, gaussian=False,
+        response=lambda f, fr: glmm_response(f, fr, family)[0],
+    )
+    assert parsed.response is not None
+    y, trials = glmm_response(parsed.response, design.frame.data, family)
+    pw = trials if design.weights is None else trials * design.weights
+    off = np.zeros(design.nobs) if design.offset is None else design.offset
+    terms = tuple(TermBlock(t.grouping.codes, t.z, t.nlevels) for t in design.terms)
+    problem = GLMMProblem(
+        design.X, y, pw, off, terms, family, ThetaLayout(tuple(t.q for t in terms))
+    )
+    return problem, design
+
+
+def fit_glmm(
+    formula: str,
+    data: Any,
+    *,
+    family: str | Family,
+    link: str | None = None,
+    nagq: int = 1,
+    weights: Any = None,
+    offset: Any = None,
+    contrasts: Mapping[str, str] | None = None,
+    control: OptimizerControl | None = None,
+    na_action: str = "omit",
+) -> GLMMResult:
+    """Fit a GLMM (see :func:`multilevel.fit` for the arguments)."""
+    fam = get_family(family, link)
+    control = control or OptimizerControl()
+    problem, design = _problem(formula, data, fam, weights, offset, contrasts, na_action)
+    if nagq < 0:
+        raise ModelError("nagq must be 0 (fast), 1 (Laplace) or more (adaptive Gauss-Hermite)")
+    if nagq > 1 and (len(problem.terms) != 1 or problem.terms[0].q != 1):
+        raise ModelError(
+            f"nagq={nagq} (adaptive Gauss-Hermite quadrature) needs a single scalar random-effects "
+            "term such as (1 | g); use nagq=1 (Laplace) for this model"
+        )
+    nb_opt = None
+    if fam.name == "negative.binomial":
+        problem, nb_opt = _fit_nb_theta(problem, nagq, control)
+    opt, stage, beta = _optimize(problem, nagq, control)
+    theta = opt.x[: problem.layout.length]
+    state = stage.state(opt.x)
+    messages: list[tuple[type[MultilevelWarning], str]] = [(DataWarning, n) for n in design.notes]
+    if nagq == 0:
+        vcov = _rx_vcov(problem, state)
+    else:
+        hess = hessian(stage, opt.x)
+        try:
+            inv = np.asarray(np.linalg.inv(0.5 * hess), dtype=np.float64)
+            vcov = inv[problem.layout.length :, problem.layout.length :]
+            if not np.all(np.diag(vcov) > 0):
+                raise np.linalg.LinAlgError("not positive definite")
+        except np.linalg.LinAlgError:
+            vcov = _rx_vcov(problem, state)
+            messages.append(
+                (ConvergenceWarning, "the Hessian is not positive definite at the optimum; "
+                 "standard errors come from the PIRLS approximation instead")
+            )
+    if is_singular(theta, problem.layout.diagonal_mask()):
+        messages.append((MultilevelWarning, "boundary (singular) fit: see result.singular"))
+    if not opt.converged:
+        messages.append((ConvergenceWarning, f"the optimizer did not converge: {opt.returnvalue}"))
+    if not state.converged:
+        messages.append((ConvergenceWarning, "PIRLS did not converge at the optimum"))
+    for category, text in messages:
+        warnings.warn(text, category, stacklevel=3)
+    return GLMMResult(
+        design=design,
+        problem=problem,
+        options=GLMMFitOptions(formula, fam, nagq, weights, offset, contrasts, control, na_action),
+        data=data,
+        theta=theta,
+        beta=beta,
+        vcov_beta=np.asarray(vcov),
+        objective=opt.fmin,
+        optsummary=opt,
+        state=state,
+        nb_theta_opt=nb_opt,
+        warnings=tuple(text for _, text in messages),
+    )
+
+
+def _fit_nb_theta(
+    problem: GLMMProblem, nagq: int, control: OptimizerControl
+) -> tuple[GLMMProblem, float]:
+    """Estimate the negative binomial's θ by minimizing the fitted objective over log θ."""
+
+    def profiled(log_theta: float) -> float:
+        fam = problem.family.with_theta(math.exp(log_theta))
+        opt, _, _ = _optimize(problem.with_family(fam), nagq, control)
+        return opt.fmin
+
+    res = sopt.minimize_scalar(profiled, bounds=(math.log(1e-3), math.log(1e4)),
+                               method="bounded", options={"xatol": 1e-6})
+    nb = math.exp(float(res.x))
+    return problem.with_family(problem.family.with_theta(nb)), nb

@@ -1,0 +1,303 @@
+"""The frozen result of a GLMM fit: the LMM's accessors plus what GLMMs add."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy import stats
+
+from multilevel.design import Design
+from multilevel.glmm.family import Family
+from multilevel.glmm.pirls import GLMMProblem, PirlsState
+from multilevel.inference.methods import InferenceMethods
+from multilevel.optimize import OptimizerControl, OptSummary
+from multilevel.result import is_singular, ranef_frames
+from multilevel.varcorr import varcorr_frame
+from multilevel.workflow.methods import WorkflowMethods
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class GLMMFitOptions:
+    """The arguments of the call that produced a GLMM result."""
+
+    formula: str
+    family: Family
+    nagq: int = 1
+    weights: Any = None
+    offset: Any = None
+    contrasts: Any = None
+    control: OptimizerControl = field(default_factory=OptimizerControl)
+    na_action: str = "omit"
+
+    @property
+    def reml(self) -> bool:
+        """GLMMs are fitted by maximum likelihood."""
+        return False
+
+
+@dataclass(frozen=True, eq=False)
+class GLMMResult(InferenceMethods, WorkflowMethods):
+    """A fitted generalized linear mixed model (frozen).
+
+    Attributes
+    ----------
+    design
+        The design (X, random-effects terms, frame).
+    problem
+        The data as the objective sees them (y, prior weights, offset, family).
+    options
+        The call's options.
+    data
+        The caller's data (not copied, not modified).
+    theta, beta
+        Covariance parameters and fixed effects at the optimum.
+    vcov_beta
+        Covariance matrix of β (from the Hessian of the objective over (θ, β)).
+    objective
+        -2 log-likelihood at the optimum (Laplace or AGQ approximation; full likelihood).
+    optsummary
+        What the optimizer did.
+    state
+        PIRLS state at the optimum (conditional modes, μ, L(θ)).
+    nb_theta_opt
+        Estimated negative-binomial θ, if any.
+    warnings
+        Messages of every warning the fit emitted.
+    """
+
+    design: Design
+    problem: GLMMProblem
+    options: GLMMFitOptions
+    data: Any = field(repr=False)
+    theta: FloatArray
+    beta: FloatArray
+    vcov_beta: FloatArray
+    objective: float
+    optsummary: OptSummary
+    state: PirlsState
+    nb_theta_opt: float | None = None
+    warnings: tuple[str, ...] = ()
+
+    reml = False
+
+    @property
+    def family(self) -> Family:
+        """The family and link."""
+        return self.problem.family
+
+    @property
+    def nagq(self) -> int:
+        """Quadrature points (0 fast, 1 Laplace, more adaptive Gauss-Hermite)."""
+        return self.options.nagq
+
+    @property
+    def formula(self) -> str:
+        """The formula as given."""
+        return self.options.formula
+
+    @property
+    def nobs(self) -> int:
+        """Number of observations used."""
+        return self.design.nobs
+
+    @property
+    def ngroups(self) -> dict[str, int]:
+        """Number of levels of each grouping factor, most levels first."""
+        out: dict[str, int] = {}
+        for t in self.design.terms:
+            out.setdefault(t.group, t.nlevels)
+        return out
+
+    @property
+    def npar(self) -> int:
+        """Number of parameters: fixed effects, θ (and the negative binomial's θ)."""
+        return self.beta.size + self.theta.size + (self.nb_theta_opt is not None)
+
+    @property
+    def loglik(self) -> float:
+        """Log-likelihood (Laplace or AGQ approximation)."""
+        return -0.5 * self.objective
+
+    @property
+    def deviance(self) -> float:
+        """-2 log-likelihood."""
+        return self.objective
+
+    @property
+    def aic(self) -> float:
+        """Akaike's information criterion."""
+        return self.objective + 2.0 * self.npar
+
+    @property
+    def bic(self) -> float:
+        """Schwarz's Bayesian information criterion."""
+        return self.objective + math.log(self.nobs) * self.npar
+
+    @property
+    def converged(self) -> bool:
+        """True when the optimizer and PIRLS met their convergence criteria."""
+        return self.optsummary.converged and self.state.converged
+
+    @property
+    def singular(self) -> bool:
+        """True when some diagonal element of Λ is (nearly) zero."""
+        return is_singular(self.theta, self.problem.layout.diagonal_mask())
+
+    @property
+    def sigma(self) -> float:
+        """1 for families without a dispersion; √(deviance / n) for Gamma and inverse Gaussian."""
+        if not self.family.has_dispersion:
+            return 1.0
+        return math.sqrt(self.state.deviance / self.nobs)
+
+    @property
+    def fixef(self) -> pd.Series:
+        """Fixed-effects estimates, named as R names them."""
+        return pd.Series(self.beta, index=list(self.design.xnames), name="estimate")
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """Covariance matrix of the fixed effects."""
+        names = list(self.design.xnames)
+        return pd.DataFrame(self.vcov_beta, index=names, columns=names)
+
+    @property
+    def se(self) -> pd.Series:
+        """Standard errors of the fixed effects."""
+        return pd.Series(np.sqrt(np.diag(self.vcov_beta)), index=self.fixef.index, name="se")
+
+    @property
+    def lambdas(self) -> tuple[FloatArray, ...]:
+        """Relative covariance factor Λ of each term."""
+        return tuple(self.problem.layout.factors(self.theta))
+
+    @cached_property
+    def varcorr(self) -> pd.DataFrame:
+        """Variance components as R's ``as.data.frame(VarCorr(fit))``."""
+        terms = self.design.terms
+        return varcorr_frame(
+            [t.label for t in terms], [t.cnames for t in terms], self.lambdas, 1.0,
+            residual=self.family.has_dispersion,
+        )
+
+    @cached_property
+    def ranef(self) -> dict[str, pd.DataFrame]:
+        """Conditional modes of the random effects: group → DataFrame (levels × effects)."""
+        bs = []
+        pos = 0
+        for t, lam in zip(self.problem.terms, self.lambdas, strict=True):
+            bs.append(self.state.u[pos : pos + t.size].reshape(t.nlevels, t.q) @ lam.T)
+            pos += t.size
+        return ranef_frames(self.design.terms, bs)
+
+    def predict(self, type: str = "response") -> pd.Series:
+        """Predictions on the fitted data: ``type="link"`` (η) or ``"response"`` (μ)."""
+        if type not in ("link", "response"):
+            raise ValueError("type must be 'link' or 'response'")
+        values = self.state.eta if type == "link" else self.state.mu
+        return pd.Series(values, index=self.design.frame.rows, name=type)
+
+    @property
+    def fitted(self) -> pd.Series:
+        """Fitted means μ."""
+        return self.predict("response")
+
+    def resid(self, type: str = "deviance") -> pd.Series:
+        """Residuals: ``"deviance"`` (default, as lme4), ``"pearson"`` or ``"response"``."""
+        y, mu, wt = self.problem.y, self.state.mu, self.problem.prior_weights
+        if type == "response":
+            r = y - mu
+        elif type == "pearson":
+            r = (y - mu) * np.sqrt(wt / self.family.variance(mu))
+        elif type == "deviance":
+            d = self.family.dev_resids(y, mu, wt)
+            r = np.sign(y - mu) * np.sqrt(np.maximum(d, 0.0))
+        else:
+            raise ValueError("type must be 'deviance', 'pearson' or 'response'")
+        return pd.Series(r, index=self.design.frame.rows, name=f"{type} residuals")
+
+    @property
+    def residuals(self) -> pd.Series:
+        """Deviance residuals."""
+        return self.resid("deviance")
+
+    def overdispersion(self) -> dict[str, float]:
+        """Pearson χ² over residual df, with its p-value (a check for overdispersion)."""
+        chisq = float(np.sum(self.resid("pearson").to_numpy() ** 2))
+        df = self.nobs - self.npar
+        return {
+            "chisq": chisq,
+            "df": float(df),
+            "ratio": chisq / df,
+            "p.value": float(stats.chi2.sf(chisq, df)),
+        }
+
+    def summary(self) -> str:
+        """A summary laid out as lme4's ``summary(glmer(...))``."""
+        from multilevel.glmm.summary import format_glmm_summary
+
+        return format_glmm_summary(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"<GLMMResult {self.formula!r} ({self.family}), nobs={self.nobs}, "
+            f"objective={self.objective:.4f}>"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fit as plain JSON-serialisable values."""
+        vc = self.varcorr.astype(object).where(self.varcorr.notna(), None)
+        return {
+            "schema": "multilevel.glmm/1",
+            "formula": self.formula,
+            "family": self.family.name,
+            "link": self.family.link.name,
+            "nagq": self.nagq,
+            "nobs": self.nobs,
+            "ngroups": self.ngroups,
+            "objective": self.objective,
+            "loglik": self.loglik,
+            "aic": self.aic,
+            "bic": self.bic,
+            "fixef": {k: float(v) for k, v in self.fixef.items()},
+            "se": {k: float(v) for k, v in self.se.items()},
+            "vcov": self.vcov_beta.tolist(),
+            "theta": self.theta.tolist(),
+            "sigma": self.sigma,
+            "varcorr": vc.to_dict(orient="records"),
+            "ranef": {
+                g: {"levels": list(map(str, f.index)), **{c: f[c].tolist() for c in f.columns}}
+                for g, f in self.ranef.items()
+            },
+            "converged": self.converged,
+            "singular": self.singular,
+            "warnings": list(self.warnings),
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        """``to_dict()`` as a JSON string."""
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def update(self, formula: str | None = None, data: Any = None, **kwargs: Any) -> GLMMResult:
+        """Refit with some arguments changed (``.`` in the formula stands for the old side)."""
+        from multilevel.fit import fit, update_formula
+
+        o = self.options
+        args: dict[str, Any] = {
+            "family": o.family, "nagq": o.nagq, "weights": o.weights, "offset": o.offset,
+            "contrasts": o.contrasts, "control": o.control, "na_action": o.na_action,
+        }
+        args.update(kwargs)
+        new = o.formula if formula is None else update_formula(o.formula, formula)
+        out = fit(new, self.data if data is None else data, **args)
+        assert isinstance(out, GLMMResult)
+        return out
