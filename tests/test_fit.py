@@ -221,6 +221,6 @@ def test_bad_weights(sleep):
         ml.fit("Reaction ~ Days + (1|Subject)", sleep, weights=-np.ones(len(sleep)))
 
 
-def test_glmm_family_not_yet(sleep):
-    with pytest.raises(ml.NotSupportedError):
-        ml.fit("Reaction ~ Days + (1|Subject)", sleep, family="poisson")
+def test_gaussian_with_other_link_not_supported(sleep):
+    with pytest.raises(ml.NotSupportedError, match="identity"):
+        ml.fit("Reaction ~ Days + (1|Subject)", sleep, link="log")
