@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from multilevel.convergence import check_convergence
 from multilevel.design import Design, build_design
 from multilevel.errors import (
     ConvergenceWarning,
@@ -212,6 +213,8 @@ def fit(
         messages.append(
             (ConvergenceWarning, f"the optimizer did not converge: {opt.returnvalue}")
         )
+    conv = check_convergence(fun, opt.x, system.layout.lower_bounds())
+    messages.extend((ConvergenceWarning, m) for m in conv.messages + conv.notes)
     for category, text in messages:
         warnings.warn(text, category, stacklevel=2)
     return LMMResult(
@@ -232,6 +235,7 @@ def fit(
         optsummary=opt,
         estimates=est,
         warnings=tuple(text for _, text in messages),
+        convergence=conv,
     )
 
 

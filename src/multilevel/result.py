@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from multilevel.convergence import ConvergenceCheck
 from multilevel.design import Design
 from multilevel.inference.methods import InferenceMethods
 from multilevel.lmm.objective import Estimates
@@ -77,6 +78,8 @@ class LMMResult(InferenceMethods, WorkflowMethods):
         β, random effects and σ at the optimum.
     warnings
         Messages of every warning the fit emitted.
+    convergence
+        Gradient and Hessian checks at the optimum (lme4's ``checkConv``).
     """
 
     design: Design
@@ -88,6 +91,7 @@ class LMMResult(InferenceMethods, WorkflowMethods):
     optsummary: OptSummary
     estimates: Estimates
     warnings: tuple[str, ...] = ()
+    convergence: ConvergenceCheck | None = None
 
     # -- the fit ---------------------------------------------------------------------------
     @property
@@ -140,8 +144,9 @@ class LMMResult(InferenceMethods, WorkflowMethods):
 
     @property
     def converged(self) -> bool:
-        """True when the optimizer met its convergence criteria."""
-        return self.optsummary.converged
+        """True when the optimizer met its criteria and the derivative checks pass."""
+        ok = self.convergence is None or self.convergence.ok
+        return self.optsummary.converged and ok
 
     @property
     def singular(self) -> bool:

@@ -18,15 +18,22 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import optimize as sopt
 
+from multilevel.convergence import check_convergence
 from multilevel.design import build_design
-from multilevel.errors import ConvergenceWarning, DataWarning, ModelError, MultilevelWarning
+from multilevel.errors import (
+    ConvergenceWarning,
+    DataWarning,
+    ModelError,
+    MultilevelWarning,
+    SingularFitWarning,
+)
 from multilevel.formula import parse_formula
 from multilevel.glmm.family import Family, get_family
 from multilevel.glmm.objective import GLMMObjective
 from multilevel.glmm.pirls import GLMMProblem, PirlsState
 from multilevel.glmm.response import glmm_response
 from multilevel.glmm.result import GLMMFitOptions, GLMMResult
-from multilevel.lmm import TermBlock, build_system, estimates, update_factor
+from multilevel.lmm import TermBlock, estimates, update_factor
 from multilevel.lmm.theta import ThetaLayout
 from multilevel.numdiff import hessian
 from multilevel.optimize import OptimizerControl, OptSummary, minimize
@@ -40,9 +47,16 @@ def _rx_vcov(problem: GLMMProblem, state: PirlsState) -> FloatArray:
     fam = problem.family
     mu_eta = fam.link.mu_eta(state.eta)
     wts = problem.prior_weights * mu_eta**2 / fam.variance(state.mu)
-    system = build_system(problem.X, np.zeros(problem.y.shape[0]), problem.terms, wts)
+    system = problem.structure_ub.assemble(np.zeros(problem.y.shape[0]), wts)
     est = estimates(system, update_factor(system, state.factor.theta), reml=False)
     return est.vcov_unscaled
+
+
+def lower_bounds(problem: GLMMProblem) -> FloatArray:
+    """Bounds of (θ, β): lme4's for θ, none for β."""
+    return np.concatenate(
+        [problem.layout.lower_bounds(), np.full(problem.X.shape[1], -np.inf)]
+    )
 
 
 def _optimize(
@@ -58,7 +72,7 @@ def _optimize(
     stage = GLMMObjective(problem, nagq)
     stage._u = st0.u
     x0 = np.concatenate([opt0.x, st0.beta])
-    lower = np.concatenate([layout.lower_bounds(), np.full(st0.beta.size, -np.inf)])
+    lower = lower_bounds(problem)
     steps = np.concatenate([np.full(opt0.x.size, control.initial_step), np.maximum(se0, 1e-4)])
     opt = minimize(stage, x0, lower, control, step=steps)
     return opt, stage, opt.x[layout.length :]
@@ -116,10 +130,14 @@ def fit_glmm(
     theta = opt.x[: problem.layout.length]
     state = stage.state(opt.x)
     messages: list[tuple[type[MultilevelWarning], str]] = [(DataWarning, n) for n in design.notes]
+    conv = None
     if nagq == 0:
         vcov = _rx_vcov(problem, state)
     else:
-        hess = hessian(stage, opt.x)
+        conv = check_convergence(stage, opt.x, lower_bounds(problem))
+        messages.extend((ConvergenceWarning, m) for m in conv.messages + conv.notes)
+        # The check's Hessian covers the free parameters; reuse it when nothing is on a bound.
+        hess = conv.hessian if conv.free.all() else hessian(stage, opt.x)
         try:
             inv = np.asarray(np.linalg.inv(0.5 * hess), dtype=np.float64)
             vcov = inv[problem.layout.length :, problem.layout.length :]
@@ -132,7 +150,7 @@ def fit_glmm(
                  "standard errors come from the PIRLS approximation instead")
             )
     if is_singular(theta, problem.layout.diagonal_mask()):
-        messages.append((MultilevelWarning, "boundary (singular) fit: see result.singular"))
+        messages.append((SingularFitWarning, "boundary (singular) fit: see result.singular"))
     if not opt.converged:
         messages.append((ConvergenceWarning, f"the optimizer did not converge: {opt.returnvalue}"))
     if not state.converged:
@@ -152,6 +170,7 @@ def fit_glmm(
         state=state,
         nb_theta_opt=nb_opt,
         warnings=tuple(text for _, text in messages),
+        convergence=conv,
     )
 
 

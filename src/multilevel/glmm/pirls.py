@@ -10,13 +10,15 @@ on the penalized deviance. With ``beta`` given, only the spherical random effect
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
 
 from multilevel.glmm.family import Family
-from multilevel.lmm import TermBlock, build_system, estimates, update_factor
+from multilevel.lmm import TermBlock, estimates, update_factor
 from multilevel.lmm.factor import BlockedFactor
+from multilevel.lmm.structure import SystemStructure
 from multilevel.lmm.theta import ThetaLayout
 
 FloatArray = NDArray[np.float64]
@@ -52,11 +54,25 @@ class GLMMProblem:
     family: Family
     layout: ThetaLayout
 
+    @cached_property
+    def structure_u(self) -> SystemStructure:
+        """Index maps of the system that updates u alone (no X)."""
+        return SystemStructure.build(np.zeros((self.y.shape[0], 0)), self.terms)
+
+    @cached_property
+    def structure_ub(self) -> SystemStructure:
+        """Index maps of the system that updates u and β together."""
+        return SystemStructure.build(self.X, self.terms)
+
     def with_family(self, family: Family) -> GLMMProblem:
         """The same problem with another family (negative-binomial θ updates)."""
-        return GLMMProblem(
+        out = GLMMProblem(
             self.X, self.y, self.prior_weights, self.offset, self.terms, family, self.layout
         )
+        for name in ("structure_u", "structure_ub"):  # the index maps do not depend on it
+            if name in self.__dict__:
+                out.__dict__[name] = self.__dict__[name]
+        return out
 
 
 @dataclass(frozen=True)
@@ -154,7 +170,8 @@ def pirls(
     PirlsState
     """
     fam = problem.family
-    n, p = problem.X.shape
+    n = problem.X.shape[0]
+    p = problem.X.shape[1]
     nu = sum(t.size for t in problem.terms)
     update_beta = beta is None
     u = np.zeros(nu) if u0 is None else np.asarray(u0, dtype=float).copy()
@@ -163,7 +180,7 @@ def pirls(
     else:
         assert beta is not None
         b_fixed = np.asarray(beta, dtype=float)
-    x_solve = problem.X if update_beta else np.zeros((n, 0))
+    structure = problem.structure_ub if update_beta else problem.structure_u
     if update_beta and beta0 is None and u0 is None:
         # GLM-style start from the data; the first step is then always taken.
         eta = fam.link.linkfun(fam.initial_mu(problem.y, problem.prior_weights))
@@ -180,7 +197,7 @@ def pirls(
         wts = problem.prior_weights * mu_eta**2 / fam.variance(mu)
         fixed_part = problem.offset if update_beta else problem.offset + problem.X @ b_fixed
         work = eta - fixed_part + (problem.y - mu) / mu_eta
-        system = build_system(x_solve, work, problem.terms, wts)
+        system = structure.assemble(work, wts)
         factor = update_factor(system, theta)
         est = estimates(system, factor, reml=False)
         u_new = np.concatenate([ui.ravel() for ui in est.u])
@@ -212,7 +229,7 @@ def pirls(
     # L(θ) at the converged weights, so that log|L|² matches the conditional modes.
     mu_eta = fam.link.mu_eta(eta)
     wts = problem.prior_weights * mu_eta**2 / fam.variance(mu)
-    system = build_system(np.zeros((n, 0)), np.zeros(n), problem.terms, wts)
+    system = problem.structure_u.assemble(np.zeros(n), wts)
     factor = update_factor(system, theta)
     dev = float(np.sum(fam.dev_resids(problem.y, mu, problem.prior_weights)))
     m2ll = float(np.sum(fam.loglik_terms(problem.y, mu, problem.prior_weights, dev)))

@@ -13,6 +13,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
+from multilevel.convergence import ConvergenceCheck
 from multilevel.design import Design
 from multilevel.glmm.family import Family
 from multilevel.glmm.pirls import GLMMProblem, PirlsState
@@ -72,6 +73,8 @@ class GLMMResult(InferenceMethods, WorkflowMethods):
         Estimated negative-binomial θ, if any.
     warnings
         Messages of every warning the fit emitted.
+    convergence
+        Gradient and Hessian checks at the optimum (lme4's ``checkConv``).
     """
 
     design: Design
@@ -86,6 +89,7 @@ class GLMMResult(InferenceMethods, WorkflowMethods):
     state: PirlsState
     nb_theta_opt: float | None = None
     warnings: tuple[str, ...] = ()
+    convergence: ConvergenceCheck | None = None
 
     reml = False
 
@@ -144,8 +148,9 @@ class GLMMResult(InferenceMethods, WorkflowMethods):
 
     @property
     def converged(self) -> bool:
-        """True when the optimizer and PIRLS met their convergence criteria."""
-        return self.optsummary.converged and self.state.converged
+        """True when the optimizer and PIRLS converged and the derivative checks pass."""
+        ok = self.convergence is None or self.convergence.ok
+        return self.optsummary.converged and self.state.converged and ok
 
     @property
     def singular(self) -> bool:

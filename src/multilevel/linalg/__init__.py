@@ -5,12 +5,12 @@ from multilevel.linalg.blockdiag import (
     blockdiag_sparse,
     right_multiply_blocks,
 )
-from multilevel.linalg.sparse import left_multiply_blocks, term_crossprod
+from multilevel.linalg.sparse import left_multiply_blocks, term_matrix
 
 __all__ = [
     "batched_cholesky",
     "blockdiag_sparse",
     "left_multiply_blocks",
     "right_multiply_blocks",
-    "term_crossprod",
+    "term_matrix",
 ]

@@ -20,23 +20,6 @@ def term_matrix(index: NDArray[np.intp], z: FloatArray, nlevels: int) -> sp.csc_
     return sp.csc_matrix((z.ravel(), (rows, cols)), shape=(n, nlevels * q))
 
 
-def term_crossprod(
-    index_a: NDArray[np.intp],
-    z_a: FloatArray,
-    n_a: int,
-    index_b: NDArray[np.intp],
-    z_b: FloatArray,
-    n_b: int,
-) -> sp.csr_matrix:
-    """Z_aᵀ Z_b for two random-effects terms, as a sparse matrix with sorted indices."""
-    za = term_matrix(index_a, z_a, n_a)
-    zb = term_matrix(index_b, z_b, n_b)
-    out = sp.csr_matrix(za.T @ zb)
-    out.sum_duplicates()
-    out.sort_indices()
-    return out
-
-
 def left_multiply_blocks(lam_t: FloatArray, mat: sp.csr_matrix, nlevels: int) -> sp.csr_matrix:
     """``blockdiag(lam_t, ..., lam_t) @ mat`` for sparse ``mat`` with rows grouped by level."""
     q = lam_t.shape[0]

@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from multilevel.linalg.sparse import term_crossprod, term_matrix
+from multilevel.linalg.sparse import term_matrix
 from multilevel.lmm.theta import ThetaLayout
 
 FloatArray = NDArray[np.float64]
@@ -122,43 +122,6 @@ def build_system(
     """
     if not terms:
         raise ValueError("a PLS system needs at least one random-effects term")
-    n = X.shape[0]
-    xy = np.column_stack([X, y]).astype(float)
-    log_w = 0.0
-    if weights is not None:
-        sw = np.sqrt(weights)
-        xy = xy * sw[:, None]
-        terms = [TermBlock(t.index, t.z * sw[:, None], t.nlevels) for t in terms]
-        log_w = float(np.sum(np.log(weights)))
-    terms = tuple(terms)
-    first = terms[0]
-    q1 = first.q
-    outer = (first.z[:, :, None] * first.z[:, None, :]).reshape(n, q1 * q1)
-    flat = np.empty((first.nlevels, q1 * q1))
-    for c in range(q1 * q1):
-        flat[:, c] = np.bincount(first.index, weights=outer[:, c], minlength=first.nlevels)
-    a11 = flat.reshape(first.nlevels, q1, q1)
+    from multilevel.lmm.structure import SystemStructure
 
-    zz_sparse = tuple(
-        term_crossprod(t.index, t.z, t.nlevels, first.index, first.z, first.nlevels)
-        for t in terms[1:]
-    )
-    zz_dense: dict[tuple[int, int], FloatArray] = {}
-    for j in range(1, len(terms)):
-        for i in range(1, j + 1):
-            a, b = terms[j], terms[i]
-            zz_dense[(j, i)] = term_crossprod(
-                a.index, a.z, a.nlevels, b.index, b.z, b.nlevels
-            ).toarray()
-    xyz = tuple(np.asarray((t.matrix().T @ xy).T) for t in terms)
-    return PLSSystem(
-        terms=terms,
-        layout=ThetaLayout(tuple(t.q for t in terms)),
-        a11=a11,
-        zz_sparse=zz_sparse,
-        zz_dense=zz_dense,
-        xyz=xyz,
-        xyxy=xy.T @ xy,
-        nobs=n,
-        log_weights=log_w,
-    )
+    return SystemStructure.build(X, tuple(terms)).assemble(np.asarray(y, dtype=float), weights)
