@@ -60,3 +60,8 @@ def relerr(got: Any, want: Any, floor: float = 0.0) -> float:
     scale = np.maximum(np.abs(b), floor)
     scale = np.where(scale == 0, 1.0, scale)
     return float(np.max(np.abs(a - b) / scale)) if a.size else 0.0
+
+
+def load_extra(model_id: str) -> dict[str, Any]:
+    """One held-out reference fit by id."""
+    return json.loads((EXTRA_DIR / f"{model_id}.json").read_text())

@@ -146,3 +146,25 @@ def test_bad_glmm_input():
         ml.fit("incidence ~ 1 + (1|herd)", cbpp, family="weibull")
     with pytest.raises(ml.ModelError, match="link"):
         ml.fit("incidence ~ 1 + (1|herd)", cbpp, family="poisson", link="logit")
+
+
+def test_separation_named_by_column():
+    rng = np.random.default_rng(1)
+    g = np.repeat(np.arange(10), 10)
+    x, z = rng.normal(size=100), rng.normal(size=100)
+    df = pd.DataFrame({"y": (x > 0).astype(float), "x": x, "z": z, "g": g.astype(str)})
+    with pytest.warns(ml.ConvergenceWarning, match="separation: the fixed effects of x are"):
+        m = ml.fit("y ~ x + z + (1|g)", df, family="binomial")
+    assert any("separation" in w for w in m.warnings)
+    ok = df.assign(y=rng.binomial(1, 0.5, 100).astype(float))
+    assert not any("separation" in w for w in quiet("y ~ x + z + (1|g)", ok, family="binomial").warnings)
+
+
+def test_gamma_dispersion_scales_variance_components():
+    from tests.conftest import load_dataset, load_extra
+
+    ref = load_extra("gamma_log")
+    m = quiet(ref["formula"], load_dataset("positive"), family="Gamma", link="log")
+    assert m.sigma == pytest.approx(ref["sigma"], rel=1e-4)
+    assert m.varcorr["grp"].tolist() == ["g", "Residual"]
+    assert m.varcorr["sdcor"].iloc[0] == pytest.approx(m.theta[0] * m.sigma, rel=1e-12)

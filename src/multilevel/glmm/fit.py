@@ -33,6 +33,7 @@ from multilevel.glmm.objective import GLMMObjective
 from multilevel.glmm.pirls import GLMMProblem, PirlsState
 from multilevel.glmm.response import glmm_response
 from multilevel.glmm.result import GLMMFitOptions, GLMMResult
+from multilevel.glmm.separation import separated_columns
 from multilevel.lmm import TermBlock, estimates, update_factor
 from multilevel.lmm.theta import ThetaLayout
 from multilevel.numdiff import hessian
@@ -123,6 +124,9 @@ def fit_glmm(
             f"nagq={nagq} (adaptive Gauss-Hermite quadrature) needs a single scalar random-effects "
             "term such as (1 | g); use nagq=1 (Laplace) for this model"
         )
+    separated: list[str] = []
+    if fam.name == "binomial":
+        separated = separated_columns(problem.X, problem.y, problem.prior_weights, design.xnames)
     nb_opt = None
     if fam.name == "negative.binomial":
         problem, nb_opt = _fit_nb_theta(problem, nagq, control)
@@ -130,6 +134,15 @@ def fit_glmm(
     theta = opt.x[: problem.layout.length]
     state = stage.state(opt.x)
     messages: list[tuple[type[MultilevelWarning], str]] = [(DataWarning, n) for n in design.notes]
+    if separated:
+        messages.append(
+            (
+                ConvergenceWarning,
+                "complete or quasi-complete separation: the fixed effects of "
+                f"{', '.join(separated)} are not identifiable (their estimates run off towards "
+                "infinity); drop or merge the offending predictors, or fit with priors",
+            )
+        )
     conv = None
     if nagq == 0:
         vcov = _rx_vcov(problem, state)

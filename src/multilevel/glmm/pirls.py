@@ -233,6 +233,9 @@ def pirls(
     factor = update_factor(system, theta)
     dev = float(np.sum(fam.dev_resids(problem.y, mu, problem.prior_weights)))
     m2ll = float(np.sum(fam.loglik_terms(problem.y, mu, problem.prior_weights, dev)))
+    if fam.has_dispersion:
+        # R's family$aic counts the dispersion as a parameter (+2); lme4's objective keeps it
+        m2ll += 2.0
     return PirlsState(
         u=u,
         beta=b_fixed,

@@ -159,10 +159,12 @@ class GLMMResult(InferenceMethods, WorkflowMethods):
 
     @property
     def sigma(self) -> float:
-        """1 for families without a dispersion; √(deviance / n) for Gamma and inverse Gaussian."""
+        """1 for families without a dispersion; for Gamma and inverse Gaussian lme4's estimate
+        √((Σ Pearson residuals² + ‖u‖²) / n), which also scales the random effects."""
         if not self.family.has_dispersion:
             return 1.0
-        return math.sqrt(self.state.deviance / self.nobs)
+        pearson = float(np.sum(self.resid("pearson").to_numpy() ** 2))
+        return math.sqrt((pearson + self.state.sum_u2) / self.nobs)
 
     @property
     def fixef(self) -> pd.Series:
@@ -190,7 +192,7 @@ class GLMMResult(InferenceMethods, WorkflowMethods):
         """Variance components as R's ``as.data.frame(VarCorr(fit))``."""
         terms = self.design.terms
         return varcorr_frame(
-            [t.label for t in terms], [t.cnames for t in terms], self.lambdas, 1.0,
+            [t.label for t in terms], [t.cnames for t in terms], self.lambdas, self.sigma,
             residual=self.family.has_dispersion,
         )
 
@@ -200,6 +202,7 @@ class GLMMResult(InferenceMethods, WorkflowMethods):
         bs = []
         pos = 0
         for t, lam in zip(self.problem.terms, self.lambdas, strict=True):
+            # b = Λu; as in lme4, the random effects carry no σ factor even with a dispersion
             bs.append(self.state.u[pos : pos + t.size].reshape(t.nlevels, t.q) @ lam.T)
             pos += t.size
         return ranef_frames(self.design.terms, bs)

@@ -25,6 +25,11 @@ gt$cHEIGHT <- gt$HEIGHT - mean(gt$HEIGHT)
 save_data(gt, "grouseticks")
 mm <- Mmmec[, c("nation", "region", "county", "deaths", "expected", "uvb")]
 save_data(mm, "Mmmec")
+set.seed(20261125)
+g <- factor(rep(sprintf("g%02d", 1:30), each = 12)); x <- rnorm(360)
+mu <- exp(1 + 0.4 * x + rnorm(30, sd = 0.5)[as.integer(g)])
+pos <- data.frame(g = g, x = x, ygamma = rgamma(360, shape = 4, scale = mu / 4))
+save_data(pos, "positive")
 
 lctrl <- lmerControl(optCtrl = list(xtol_abs = 1e-10, ftol_abs = 1e-13, ftol_rel = 1e-14, maxeval = 1e5))
 gctrl <- glmerControl(optimizer = "nloptwrap", tolPwrss = 1e-12,
@@ -42,6 +47,7 @@ models <- list(
   list(id = "mmmec_offset", dataset = "Mmmec", formula = "deaths ~ uvb + offset(log(expected)) + (1 | region)", family = "poisson", local = TRUE),
   list(id = "cbpp_laplace_tight", dataset = "cbpp", formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)", family = "binomial"),
   list(id = "cbpp_probit", dataset = "cbpp", formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)", family = "binomial", link = "probit"),
+  list(id = "gamma_log", dataset = "positive", formula = "ygamma ~ x + (1 | g)", family = "Gamma", link = "log", local = TRUE),
   list(id = "mmmec_agq", dataset = "Mmmec", formula = "deaths ~ uvb + offset(log(expected)) + (1 | region)", family = "poisson", nAGQ = 9, local = TRUE)
 )
 if (nzchar(Sys.getenv("ONLY"))) models <- Filter(function(s) s$id == Sys.getenv("ONLY"), models)

@@ -1,0 +1,70 @@
+"""Detection of complete or quasi-complete separation in binomial models (Konis 2007).
+
+The fixed-effects design separates the data when some direction b ≠ 0 has xᵢᵀb ≥ 0 for every
+all-success row, xᵢᵀb ≤ 0 for every all-failure row and xᵢᵀb = 0 for rows with both outcomes:
+moving β along b then never lowers the likelihood, so the estimate runs off to infinity. A linear
+program finds the sparsest such direction; its non-zero elements name the offending columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import linprog
+
+FloatArray = NDArray[np.float64]
+
+
+def separated_columns(
+    X: FloatArray, y: FloatArray, trials: FloatArray, names: Sequence[str], tol: float = 1e-7
+) -> list[str]:
+    """Columns of X along which the binomial data are (quasi-)completely separated.
+
+    Parameters
+    ----------
+    X
+        Fixed-effects model matrix.
+    y
+        Proportions of successes.
+    trials
+        Number of trials per row (prior weights).
+    names
+        Column names of X.
+    tol
+        Threshold on the elements of the separating direction.
+
+    Returns
+    -------
+    list of str
+        Names of the offending columns (empty when the data are not separated).
+    """
+    used = trials > 0
+    X, y = X[used], y[used]
+    if X.shape[1] == 0 or X.shape[0] == 0:
+        return []
+    sign = np.where(y >= 1, 1.0, np.where(y <= 0, -1.0, 0.0))
+    pure = sign != 0
+    if not np.any(pure):
+        return []
+    a = X[pure] * sign[pure, None]
+    p = X.shape[1]
+    # The sparsest separating direction: minimize ‖b‖₁ (b = b⁺ - b⁻) subject to sᵢxᵢᵀb ≥ 0 on
+    # pure rows, xᵢᵀb = 0 on mixed rows and Σ sᵢxᵢᵀb ≥ 1 (b ≠ 0). Infeasible: no separation.
+    a2 = np.hstack([a, -a])
+    a_ub = np.vstack([-a2, -a2.sum(axis=0, keepdims=True)])
+    b_ub = np.concatenate([np.zeros(a.shape[0]), [-1.0]])
+    kwargs = {}
+    if np.any(~pure):
+        xm = X[~pure]
+        kwargs = {"A_eq": np.hstack([xm, -xm]), "b_eq": np.zeros(xm.shape[0])}
+    res = linprog(
+        np.ones(2 * p), A_ub=a_ub, b_ub=b_ub, bounds=[(0.0, None)] * (2 * p),
+        method="highs", **kwargs,
+    )
+    if not res.success:
+        return []
+    b = res.x[:p] - res.x[p:]
+    scale = float(np.max(np.abs(b)))
+    return [n for n, v in zip(names, b, strict=True) if abs(v) > tol * max(scale, 1.0)]
