@@ -5,6 +5,7 @@ Usage::
     multilevel fit DATA FORMULA [--ml] [--json]
     multilevel demo
     multilevel datasets
+    multilevel report DATA FORMULA [-o report.html] [--term TERM] [--ml]
 
 ``DATA`` is a CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``, ``.pq``) file, or the name of
 a bundled dataset (``multilevel datasets`` lists them). Errors the library raises on purpose are
@@ -67,6 +68,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="list the bundled datasets",
         description="List the bundled datasets: name, rows and a one-line description.",
     )
+    report = sub.add_parser(
+        "report",
+        help="write an HTML report of the multilevel workflow for a model",
+        description="Fit a model and write one self-contained HTML page: summary, ICC, "
+        "variance decomposition, pooling comparison, caterpillar and shrinkage plots.",
+    )
+    report.add_argument("data", metavar="DATA", help="CSV or Parquet file, or a bundled dataset")
+    report.add_argument("formula", metavar="FORMULA", help="lme4 formula of the mixed model")
+    report.add_argument("-o", "--output", default="report.html", help="output file")
+    report.add_argument("--term", help="coefficient of the pooling comparison")
+    report.add_argument("--ml", action="store_true", help="fit by ML instead of REML")
     return parser
 
 
@@ -96,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_fit(args.data, args.formula, ml=args.ml, as_json=args.json)
         if args.command == "demo":
             return _cmd_demo()
+        if args.command == "report":
+            from multilevel.workflow.report import run_cli
+
+            return run_cli(args.data, args.formula, args.output, args.term, args.ml)
         return _cmd_datasets()
     except MultilevelError as exc:
         print(f"error: {exc}", file=sys.stderr)
