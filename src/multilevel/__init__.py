@@ -3,7 +3,7 @@
 The public surface: :func:`fit`, :func:`objective_function`, :mod:`datasets` and the errors.
 """
 
-from multilevel import datasets, inference, workflow
+from multilevel import datasets, inference, report, workflow
 from multilevel.errors import (
     ConvergenceWarning,
     DataError,
@@ -17,6 +17,7 @@ from multilevel.errors import (
 from multilevel.fit import fit, objective_function
 from multilevel.inference import *  # noqa: F403  (public functions of inference/)
 from multilevel.optimize import OptimizerControl
+from multilevel.report import *  # noqa: F403
 from multilevel.result import LMMResult
 from multilevel.workflow import *  # noqa: F403  (public functions of workflow/)
 
@@ -38,4 +39,4 @@ __all__ = [
     "objective_function",
 ]
 
-__all__ += inference.__all__ + workflow.__all__
+__all__ += inference.__all__ + workflow.__all__ + report.__all__

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,6 +17,7 @@ from multilevel.inference.methods import InferenceMethods
 from multilevel.lmm.objective import Estimates
 from multilevel.lmm.system import PLSSystem
 from multilevel.optimize import OptimizerControl, OptSummary
+from multilevel.report.methods import ReportMethods
 from multilevel.varcorr import varcorr_frame
 from multilevel.workflow.methods import WorkflowMethods
 
@@ -55,7 +55,7 @@ class FitOptions:
 
 
 @dataclass(frozen=True, eq=False)
-class LMMResult(InferenceMethods, WorkflowMethods):
+class LMMResult(InferenceMethods, WorkflowMethods, ReportMethods):
     """A fitted linear mixed model (frozen).
 
     Attributes
@@ -229,44 +229,6 @@ class LMMResult(InferenceMethods, WorkflowMethods):
             f"<LMMResult {self.formula!r} ({kind}), nobs={self.nobs}, "
             f"objective={self.objective:.4f}>"
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fit as plain JSON-serialisable values."""
-        vc = self.varcorr.astype(object).where(self.varcorr.notna(), None)
-        return {
-            "schema": "multilevel.lmm/1",
-            "formula": self.formula,
-            "family": "gaussian",
-            "reml": self.reml,
-            "nobs": self.nobs,
-            "ngroups": self.ngroups,
-            "objective": self.objective,
-            "loglik": self.loglik,
-            "aic": self.aic,
-            "bic": self.bic,
-            "fixef": {k: float(v) for k, v in self.fixef.items()},
-            "se": {k: float(v) for k, v in self.se.items()},
-            "vcov": self.vcov.to_numpy().tolist(),
-            "theta": self.theta.tolist(),
-            "sigma": self.sigma,
-            "varcorr": vc.to_dict(orient="records"),
-            "ranef": {
-                g: {"levels": list(map(str, f.index)), **{c: f[c].tolist() for c in f.columns}}
-                for g, f in self.ranef.items()
-            },
-            "converged": self.converged,
-            "singular": self.singular,
-            "warnings": list(self.warnings),
-            "optimizer": {
-                "name": self.optsummary.optimizer,
-                "feval": self.optsummary.feval,
-                "returnvalue": self.optsummary.returnvalue,
-            },
-        }
-
-    def to_json(self, **kwargs: Any) -> str:
-        """``to_dict()`` as a JSON string."""
-        return json.dumps(self.to_dict(), **kwargs)
 
     def update(self, formula: str | None = None, data: Any = None, **kwargs: Any) -> LMMResult:
         """Refit with some arguments changed (as lme4's ``update``).

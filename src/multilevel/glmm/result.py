@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,6 +18,7 @@ from multilevel.glmm.family import Family
 from multilevel.glmm.pirls import GLMMProblem, PirlsState
 from multilevel.inference.methods import InferenceMethods
 from multilevel.optimize import OptimizerControl, OptSummary
+from multilevel.report.methods import ReportMethods
 from multilevel.result import is_singular, ranef_frames
 from multilevel.varcorr import varcorr_frame
 from multilevel.workflow.methods import WorkflowMethods
@@ -46,7 +46,7 @@ class GLMMFitOptions:
 
 
 @dataclass(frozen=True, eq=False)
-class GLMMResult(InferenceMethods, WorkflowMethods):
+class GLMMResult(InferenceMethods, WorkflowMethods, ReportMethods):
     """A fitted generalized linear mixed model (frozen).
 
     Attributes
@@ -260,40 +260,6 @@ class GLMMResult(InferenceMethods, WorkflowMethods):
             f"<GLMMResult {self.formula!r} ({self.family}), nobs={self.nobs}, "
             f"objective={self.objective:.4f}>"
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fit as plain JSON-serialisable values."""
-        vc = self.varcorr.astype(object).where(self.varcorr.notna(), None)
-        return {
-            "schema": "multilevel.glmm/1",
-            "formula": self.formula,
-            "family": self.family.name,
-            "link": self.family.link.name,
-            "nagq": self.nagq,
-            "nobs": self.nobs,
-            "ngroups": self.ngroups,
-            "objective": self.objective,
-            "loglik": self.loglik,
-            "aic": self.aic,
-            "bic": self.bic,
-            "fixef": {k: float(v) for k, v in self.fixef.items()},
-            "se": {k: float(v) for k, v in self.se.items()},
-            "vcov": self.vcov_beta.tolist(),
-            "theta": self.theta.tolist(),
-            "sigma": self.sigma,
-            "varcorr": vc.to_dict(orient="records"),
-            "ranef": {
-                g: {"levels": list(map(str, f.index)), **{c: f[c].tolist() for c in f.columns}}
-                for g, f in self.ranef.items()
-            },
-            "converged": self.converged,
-            "singular": self.singular,
-            "warnings": list(self.warnings),
-        }
-
-    def to_json(self, **kwargs: Any) -> str:
-        """``to_dict()`` as a JSON string."""
-        return json.dumps(self.to_dict(), **kwargs)
 
     def update(self, formula: str | None = None, data: Any = None, **kwargs: Any) -> GLMMResult:
         """Refit with some arguments changed (``.`` in the formula stands for the old side)."""
