@@ -6,6 +6,7 @@ import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,12 @@ def _control(control: OptimizerControl | Mapping[str, Any] | None) -> OptimizerC
     return OptimizerControl(**dict(control))
 
 
+@lru_cache(maxsize=256)
+def parsed_formula(text: str) -> ParsedFormula:
+    """:func:`~multilevel.formula.parse_formula`, cached (parsed formulas are frozen values)."""
+    return parse_formula(text)
+
+
 def pls_system(design: Design) -> PLSSystem:
     """The PLS system of a design (offset subtracted from the response)."""
     y = design.y if design.offset is None else design.y - design.offset
@@ -60,7 +67,7 @@ def _design(
     contrasts: Mapping[str, str] | None,
     na_action: str,
 ) -> Design:
-    parsed = parse_formula(formula) if isinstance(formula, str) else formula
+    parsed = parsed_formula(formula) if isinstance(formula, str) else formula
     return build_design(
         parsed, data, weights=weights, offset=offset, contrasts=contrasts, na_action=na_action
     )

@@ -16,7 +16,8 @@ from numpy.typing import NDArray
 
 from multilevel.design.fixed import independent_columns, numeric_column, term_matrix
 from multilevel.design.frame import ModelFrame, as_pandas, check_columns, model_frame
-from multilevel.design.random import RandomEffectsTerm, random_terms
+from multilevel.design.numeric import NumericSpec
+from multilevel.design.random import RandomEffectsTerm, confounded_slopes, random_terms
 from multilevel.design.response import evaluate_expression, response_vector
 from multilevel.errors import DataError, ModelError
 from multilevel.formula import ParsedFormula
@@ -63,7 +64,7 @@ class Design:
     weights: FloatArray | None
     offset: FloatArray | None
     frame: ModelFrame
-    fixed_spec: ModelSpec | None
+    fixed_spec: ModelSpec | NumericSpec | None
     notes: tuple[str, ...]
 
     @property
@@ -79,7 +80,10 @@ def _vector_argument(
         return None
     if isinstance(value, str):
         return numeric_column(frame.data[value], f"the {what} column {value!r}")
-    arr = np.asarray(value, dtype=float).ravel()
+    try:
+        arr = np.asarray(value, dtype=float).ravel()
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{what} must be numbers (one per row): {exc}") from exc
     if arr.shape[0] != len(data):
         raise DataError(
             f"{what} has length {arr.shape[0]}, but the data have {len(data)} rows; give one "
@@ -126,6 +130,8 @@ def build_design(
     -------
     Design
     """
+    if not isinstance(formula, ParsedFormula):
+        raise TypeError(f"a formula must be given as a string, not {type(formula).__name__}")
     df = as_pandas(data)
     if formula.response is None:
         raise DataError(f"the formula {formula.text!r} has no response; write it as 'y ~ ...'")
@@ -142,7 +148,7 @@ def build_design(
     frame = model_frame(df, variables, na_action=na_action)
     notes = []
     if frame.n_dropped:
-        notes.append(f"{frame.n_dropped} rows with missing values were dropped")
+        notes.append(f"{frame.n_dropped} rows with missing or infinite values were dropped")
     y = response(formula.response, frame.data)
     fixed = term_matrix(formula.fixed, frame.data, contrasts)
     keep = independent_columns(fixed.matrix)
@@ -159,6 +165,7 @@ def build_design(
     for t in terms:
         if t.grouping.numeric:
             notes.append(f"the numeric grouping variable of {t.group!r} was converted to a factor")
+    notes.extend(confounded_slopes(terms))
     w = _vector_argument(weights, df, frame, "weights")
     if w is not None and np.any(w <= 0):
         raise DataError("weights must be positive; drop the rows with zero or negative weight")

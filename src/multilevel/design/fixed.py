@@ -9,6 +9,7 @@ overrides per column ("treatment", "sum", "helmert", "poly").
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,10 +20,25 @@ from formulaic import Formula, ModelSpec
 from numpy.typing import NDArray
 
 from multilevel.design.naming import r_column_names
+from multilevel.design.numeric import NumericSpec, is_plain_numeric
 from multilevel.errors import DataError, FormulaError
 from multilevel.formula import Factor, ModelTerms
+from multilevel.formula.render import PY_FUNCTIONS
 
 FloatArray = NDArray[np.float64]
+
+#: R functions a formula may call (R's math functions, and formulaic's stateful transforms).
+KNOWN_FUNCTIONS: tuple[str, ...] = (
+    *PY_FUNCTIONS,
+    "I",
+    "poly",
+    "scale",
+    "center",
+    "offset",
+    "as.numeric",
+    "as.integer",
+    "bs",
+)
 
 _CONTRASTS = {
     "treatment": "contr.treatment",
@@ -52,7 +68,7 @@ class TermMatrix:
 
     matrix: FloatArray
     names: tuple[str, ...]
-    spec: ModelSpec | None
+    spec: ModelSpec | NumericSpec | None
 
 
 def _factor_python(factor: Factor, frame: pd.DataFrame, contrasts: Mapping[str, str]) -> str:
@@ -71,6 +87,31 @@ def _factor_python(factor: Factor, frame: pd.DataFrame, contrasts: Mapping[str, 
                 )
             return f"C({factor.python}, {_CONTRASTS[chosen]})"
     return factor.python
+
+
+def evaluation_error(context: str, exc: Exception) -> FormulaError:
+    """The error for an expression formulaic could not evaluate; names an unknown function.
+
+    Parameters
+    ----------
+    context
+        What was being evaluated, e.g. ``"cannot evaluate 'lgo(x)'"``.
+    exc
+        formulaic's exception.
+
+    Returns
+    -------
+    FormulaError
+        ``unknown function 'lgo' (did you mean 'log'?)`` when the cause is an undefined name,
+        else the context followed by formulaic's message.
+    """
+    cause = exc.__cause__ or exc.__context__
+    name = getattr(cause, "name", None)
+    if isinstance(cause, NameError) and isinstance(name, str) and name:
+        close = difflib.get_close_matches(name, KNOWN_FUNCTIONS, n=3, cutoff=0.6)
+        hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+        return FormulaError(f"{context}: unknown function {name!r}{hint}")
+    return FormulaError(f"{context}: {exc}")
 
 
 def term_matrix(
@@ -95,6 +136,9 @@ def term_matrix(
     """
     contrasts = dict(contrasts or {})
     n = len(frame)
+    if terms.terms and is_plain_numeric(terms, frame):
+        spec = NumericSpec(terms)
+        return TermMatrix(spec.get_model_matrix(frame), spec.column_names, spec)
     pieces = [
         ":".join(_factor_python(f, frame, contrasts) for f in term.factors)
         for term in terms.terms
@@ -105,9 +149,12 @@ def term_matrix(
         return TermMatrix(np.zeros((n, 0)), (), None)
     text = ("1 + " if terms.intercept else "0 + ") + " + ".join(pieces)
     try:
-        mm = Formula(text, _ordering="none").get_model_matrix(frame, output="pandas")
+        # na_action="ignore": rows stay aligned with the frame (NaN is refused below)
+        mm = Formula(text, _ordering="none").get_model_matrix(
+            frame, output="pandas", na_action="ignore"
+        )
     except Exception as exc:  # formulaic raises many kinds; name the model part
-        raise FormulaError(f"cannot build the model matrix for {text!r}: {exc}") from exc
+        raise evaluation_error(f"cannot build the model matrix for {text!r}", exc) from exc
     structure = list(mm.model_spec.structure)
     names: list[str] = []
     if terms.intercept:
@@ -125,6 +172,14 @@ def term_matrix(
     matrix = np.asarray(mm.to_numpy(dtype=float), dtype=float)
     if matrix.shape[1] != len(names):
         raise FormulaError(f"unexpected column count building {text!r}")
+    finite = np.isfinite(matrix)
+    if not finite.all():
+        bad = [f"{names[j]!r} ({int((~finite[:, j]).sum())} rows)" for j in
+               np.flatnonzero(~finite.all(axis=0))]
+        raise DataError(
+            f"missing or infinite values after evaluating {', '.join(bad)} (e.g. log of 0 or "
+            "division by 0); transform the data first or drop those rows"
+        )
     return TermMatrix(matrix, tuple(names), mm.model_spec)
 
 

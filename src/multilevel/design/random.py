@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from multilevel.design.fixed import term_matrix
 from multilevel.design.grouping import Grouping, grouping
+from multilevel.design.numeric import NumericSpec
 from multilevel.errors import DataError
 from multilevel.formula import Factor, RandomTerm
 
@@ -48,7 +49,7 @@ class RandomEffectsTerm:
     grouping: Grouping
     z: FloatArray
     cnames: tuple[str, ...]
-    spec: ModelSpec | None
+    spec: ModelSpec | NumericSpec | None
 
     @property
     def group(self) -> str:
@@ -146,3 +147,46 @@ def random_terms(
         )
         for k, label in zip(order, labels, strict=True)
     )
+
+
+def _constant_within(z: FloatArray, codes: NDArray[np.intp], nlevels: int) -> bool:
+    """True when the column ``z`` takes a single value within every level of the grouping."""
+    counts = np.bincount(codes, minlength=nlevels)
+    means = np.bincount(codes, weights=z, minlength=nlevels) / np.maximum(counts, 1)
+    spread = float(np.max(np.abs(z - means[codes]))) if z.size else 0.0
+    return spread <= 1e-10 * max(float(np.max(np.abs(z))) if z.size else 0.0, 1e-300)
+
+
+def confounded_slopes(terms: tuple[RandomEffectsTerm, ...]) -> list[str]:
+    """Messages naming random slopes that are constant within every level of their group.
+
+    Such a slope is a multiple of the random intercept of the same grouping factor (confounded
+    with it): the fit runs but its covariance is not identifiable, so it ends singular.
+
+    Parameters
+    ----------
+    terms
+        The model's random-effects terms.
+
+    Returns
+    -------
+    list of str
+        One message per confounded column; empty when there is none.
+    """
+    with_intercept = {t.group for t in terms if "(Intercept)" in t.cnames}
+    out = []
+    for t in terms:
+        if t.group not in with_intercept:
+            continue
+        for j, name in enumerate(t.cnames):
+            if name == "(Intercept)":
+                continue
+            if _constant_within(t.z[:, j], t.grouping.codes, t.nlevels):
+                out.append(
+                    f"the random slope {name!r} of ({t.term.text}) is constant within every "
+                    f"level of {t.group!r}, so it is confounded with the random intercept of "
+                    f"{t.group!r}: its variance is not identifiable and the fit is likely "
+                    "singular (a group-level variable belongs in the fixed effects only)"
+                )
+    return out
+

@@ -7,7 +7,8 @@ import pandas as pd
 from formulaic import Formula
 from numpy.typing import NDArray
 
-from multilevel.errors import DataError, FormulaError
+from multilevel.design.fixed import evaluation_error
+from multilevel.errors import DataError
 from multilevel.formula import Factor
 
 FloatArray = NDArray[np.float64]
@@ -22,9 +23,12 @@ def evaluate_expression(expr: Factor, frame: pd.DataFrame) -> FloatArray:
         return col.to_numpy(dtype=float)
     try:
         # I() makes formulaic evaluate the whole expression (a - b is arithmetic, not removal)
-        mm = Formula(f"0 + I({expr.python})").get_model_matrix(frame, output="numpy")
+        # na_action="ignore": rows stay aligned with the frame (NaN is refused below)
+        mm = Formula(f"0 + I({expr.python})").get_model_matrix(
+            frame, output="numpy", na_action="ignore"
+        )
     except Exception as exc:
-        raise FormulaError(f"cannot evaluate {expr.text!r}: {exc}") from exc
+        raise evaluation_error(f"cannot evaluate {expr.text!r}", exc) from exc
     arr = np.asarray(mm, dtype=float)
     if arr.ndim != 2 or arr.shape[1] != 1:
         raise DataError(f"{expr.text!r} must evaluate to one numeric column")

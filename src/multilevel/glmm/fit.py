@@ -27,7 +27,6 @@ from multilevel.errors import (
     MultilevelWarning,
     SingularFitWarning,
 )
-from multilevel.formula import parse_formula
 from multilevel.glmm.family import Family, get_family
 from multilevel.glmm.objective import GLMMObjective
 from multilevel.glmm.pirls import GLMMProblem, PirlsState
@@ -83,7 +82,9 @@ def _problem(
     formula: str, data: Any, family: Family, weights: Any, offset: Any,
     contrasts: Mapping[str, str] | None, na_action: str,
 ) -> tuple[GLMMProblem, Any]:
-    parsed = parse_formula(formula)
+    from multilevel.fit import parsed_formula
+
+    parsed = parsed_formula(formula)
     design = build_design(
         parsed, data, weights=weights, offset=offset, contrasts=contrasts,
         na_action=na_action, gaussian=False,

@@ -8,6 +8,7 @@ elements are bounded below by zero; the others are free.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -72,6 +73,7 @@ class ThetaLayout:
         return mats
 
 
+@lru_cache(maxsize=64)
 def _tril_indices_colmajor(q: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """Row and column indices of a q × q lower triangle, column by column (lme4's order)."""
     cols, rows = np.triu_indices(q)
