@@ -23,7 +23,6 @@ from multilevel.errors import (
 )
 from multilevel.formula import ParsedFormula, parse_formula
 from multilevel.glmm.fit import fit_glmm
-from multilevel.glmm.result import GLMMResult
 from multilevel.lmm import (
     PLSSystem,
     TermBlock,
@@ -150,7 +149,9 @@ def fit(
     family: Any = None,
     link: str | None = None,
     nagq: int = 1,
-) -> LMMResult | GLMMResult:
+    method: str = "likelihood",
+    **kwargs: Any,
+) -> Any:
     """Fit a linear mixed model written as an lme4 formula.
 
     Parameters
@@ -181,10 +182,18 @@ def fit(
     nagq
         GLMMs only: 1 (Laplace, default), more for adaptive Gauss-Hermite quadrature (a single
         scalar random effect), 0 for the fast approximation with β inside PIRLS.
+    method
+        "likelihood" (default: ML/REML/Laplace/AGQ) or "bayes" (NUTS with NumPyro, extra
+        ``[bayes]``; its options such as ``draws``, ``chains``, ``seed``, ``priors`` go in
+        ``**kwargs``).
+    **kwargs
+        Options of the Bayesian fit.
 
     Returns
     -------
-    LMMResult or GLMMResult
+    LMMResult, GLMMResult or BayesResult
+        A Dask DataFrame as ``data`` fits on Dask (extra ``[dask]``) and returns the same result
+        types.
 
     Examples
     --------
@@ -193,6 +202,24 @@ def fit(
     >>> round(m.objective, 3)
     1743.628
     """
+    if method == "bayes":
+        from multilevel.bayes import fit_bayes
+
+        return fit_bayes(
+            formula, data, family=family, link=link, weights=weights, offset=offset,
+            contrasts=contrasts, na_action=na_action, **kwargs,
+        )
+    if method != "likelihood":
+        raise NotSupportedError(f"method={method!r}: use 'likelihood' or 'bayes'")
+    if kwargs:
+        raise TypeError(f"unexpected arguments for a likelihood fit: {', '.join(sorted(kwargs))}")
+    if type(data).__module__.startswith("dask"):
+        from multilevel.dask import fit_dask
+
+        return fit_dask(
+            formula, data, reml=reml, weights=weights, offset=offset, contrasts=contrasts,
+            control=control, na_action=na_action, family=family, link=link, nagq=nagq,
+        )
     ctrl = _control(control)
     if family is not None and not (isinstance(family, str) and family.lower() == "gaussian"):
         if not isinstance(formula, str):

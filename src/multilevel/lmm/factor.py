@@ -83,7 +83,7 @@ class BlockedFactor:
 
 def _chol_lower(a: FloatArray) -> FloatArray:
     try:
-        return np.linalg.cholesky(a)
+        return np.asarray(np.linalg.cholesky(a), dtype=np.float64)
     except np.linalg.LinAlgError as exc:
         raise NotPositiveDefinite(str(exc)) from exc
 
