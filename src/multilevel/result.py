@@ -16,6 +16,7 @@ from multilevel.design import Design
 from multilevel.inference.methods import InferenceMethods
 from multilevel.lmm.objective import Estimates
 from multilevel.lmm.system import PLSSystem
+from multilevel.lmm.theta import ThetaLayout
 from multilevel.optimize import OptimizerControl, OptSummary
 from multilevel.report.methods import ReportMethods
 from multilevel.varcorr import varcorr_frame
@@ -41,6 +42,105 @@ def ranef_frames(terms: Any, bs: Any) -> dict[str, pd.DataFrame]:
     return out
 
 
+class FittedMixedModel:
+    """What every fitted mixed model (LMM or GLMM) offers, from its design, θ and objective.
+
+    Subclasses are frozen dataclasses that provide ``design``, ``options``, ``theta``,
+    ``objective``, ``layout``, ``beta_hat``, ``vcov_matrix`` and ``npar``.
+    """
+
+    design: Design
+    options: Any
+    theta: FloatArray
+    objective: float
+
+    @property
+    def layout(self) -> ThetaLayout:
+        """Where each term's elements sit in θ."""
+        raise NotImplementedError
+
+    @property
+    def beta_hat(self) -> FloatArray:
+        """Fixed-effects estimates as an array."""
+        raise NotImplementedError
+
+    @property
+    def vcov_matrix(self) -> FloatArray:
+        """Covariance matrix of the fixed effects as an array."""
+        raise NotImplementedError
+
+    @property
+    def npar(self) -> int:
+        """Number of parameters counted by AIC and BIC."""
+        raise NotImplementedError
+
+    @property
+    def formula(self) -> str:
+        """The formula as given."""
+        return str(self.options.formula)
+
+    @property
+    def nobs(self) -> int:
+        """Number of observations used."""
+        return self.design.nobs
+
+    @property
+    def ngroups(self) -> dict[str, int]:
+        """Number of levels of each grouping factor, most levels first."""
+        out: dict[str, int] = {}
+        for t in self.design.terms:
+            out.setdefault(t.group, t.nlevels)
+        return out
+
+    @property
+    def loglik(self) -> float:
+        """Log-likelihood (for REML fits the REML log-likelihood, as lme4's ``logLik``)."""
+        return -0.5 * self.objective
+
+    @property
+    def deviance(self) -> float:
+        """-2 log-likelihood (the REML criterion for REML fits)."""
+        return self.objective
+
+    @property
+    def aic(self) -> float:
+        """Akaike's information criterion."""
+        return self.objective + 2.0 * self.npar
+
+    @property
+    def bic(self) -> float:
+        """Schwarz's Bayesian information criterion."""
+        return self.objective + math.log(self.nobs) * self.npar
+
+    @property
+    def singular(self) -> bool:
+        """True when some diagonal element of Λ is (nearly) zero, as lme4's ``isSingular``."""
+        return is_singular(self.theta, self.layout.diagonal_mask())
+
+    @property
+    def lambdas(self) -> tuple[FloatArray, ...]:
+        """Relative covariance factor Λ of each random-effects term."""
+        return tuple(self.layout.factors(self.theta))
+
+    @property
+    def fixef(self) -> pd.Series:
+        """Fixed-effects estimates, named as R names them."""
+        return pd.Series(self.beta_hat, index=list(self.design.xnames), name="estimate")
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """Covariance matrix of the fixed-effects estimates."""
+        names = list(self.design.xnames)
+        return pd.DataFrame(self.vcov_matrix, index=names, columns=names)
+
+    @property
+    def se(self) -> pd.Series:
+        """Standard errors of the fixed effects."""
+        return pd.Series(
+            np.sqrt(np.diag(self.vcov_matrix)), index=list(self.design.xnames), name="se"
+        )
+
+
 @dataclass(frozen=True)
 class FitOptions:
     """The arguments of the call that produced a result (for ``update``)."""
@@ -55,7 +155,7 @@ class FitOptions:
 
 
 @dataclass(frozen=True, eq=False)
-class LMMResult(InferenceMethods, WorkflowMethods, ReportMethods):
+class LMMResult(FittedMixedModel, InferenceMethods, WorkflowMethods, ReportMethods):
     """A fitted linear mixed model (frozen).
 
     Attributes
@@ -100,47 +200,9 @@ class LMMResult(InferenceMethods, WorkflowMethods, ReportMethods):
         return self.options.reml
 
     @property
-    def formula(self) -> str:
-        """The formula as given."""
-        return self.options.formula
-
-    @property
-    def nobs(self) -> int:
-        """Number of observations used."""
-        return self.design.nobs
-
-    @property
-    def ngroups(self) -> dict[str, int]:
-        """Number of levels of each grouping factor, most levels first."""
-        out: dict[str, int] = {}
-        for t in self.design.terms:
-            out.setdefault(t.group, t.nlevels)
-        return out
-
-    @property
     def npar(self) -> int:
         """Number of parameters: fixed effects, θ and σ."""
         return len(self.design.xnames) + self.theta.size + 1
-
-    @property
-    def loglik(self) -> float:
-        """Log-likelihood (the REML log-likelihood for REML fits, as lme4's ``logLik``)."""
-        return -0.5 * self.objective
-
-    @property
-    def deviance(self) -> float:
-        """-2 log-likelihood (the REML criterion for REML fits)."""
-        return self.objective
-
-    @property
-    def aic(self) -> float:
-        """Akaike's information criterion."""
-        return self.objective + 2.0 * self.npar
-
-    @property
-    def bic(self) -> float:
-        """Schwarz's Bayesian information criterion."""
-        return self.objective + math.log(self.nobs) * self.npar
 
     @property
     def converged(self) -> bool:
@@ -148,38 +210,26 @@ class LMMResult(InferenceMethods, WorkflowMethods, ReportMethods):
         ok = self.convergence is None or self.convergence.ok
         return self.optsummary.converged and ok
 
-    @property
-    def singular(self) -> bool:
-        """True when some diagonal element of Λ is (nearly) zero, as lme4's ``isSingular``."""
-        return is_singular(self.theta, self.system.layout.diagonal_mask())
-
     # -- estimates -------------------------------------------------------------------------
+    @property
+    def layout(self) -> ThetaLayout:
+        """Where each term's elements sit in θ."""
+        return self.system.layout
+
+    @property
+    def beta_hat(self) -> FloatArray:
+        """Fixed-effects estimates as an array."""
+        return self.estimates.beta
+
+    @property
+    def vcov_matrix(self) -> FloatArray:
+        """σ² (R_Xᵀ R_X)⁻¹."""
+        return self.sigma**2 * self.estimates.vcov_unscaled
+
     @property
     def sigma(self) -> float:
         """Residual standard deviation."""
         return self.estimates.sigma
-
-    @property
-    def fixef(self) -> pd.Series:
-        """Fixed-effects estimates, named as R names them."""
-        return pd.Series(self.estimates.beta, index=list(self.design.xnames), name="estimate")
-
-    @property
-    def vcov(self) -> pd.DataFrame:
-        """Covariance matrix of the fixed-effects estimates."""
-        names = list(self.design.xnames)
-        mat = self.sigma**2 * self.estimates.vcov_unscaled
-        return pd.DataFrame(mat, index=names, columns=names)
-
-    @property
-    def se(self) -> pd.Series:
-        """Standard errors of the fixed effects."""
-        return pd.Series(np.sqrt(np.diag(self.vcov.to_numpy())), index=self.fixef.index, name="se")
-
-    @property
-    def lambdas(self) -> tuple[FloatArray, ...]:
-        """Relative covariance factor Λ of each random-effects term."""
-        return tuple(self.system.layout.factors(self.theta))
 
     @cached_property
     def varcorr(self) -> pd.DataFrame:

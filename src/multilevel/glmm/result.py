@@ -17,9 +17,10 @@ from multilevel.design import Design
 from multilevel.glmm.family import Family
 from multilevel.glmm.pirls import GLMMProblem, PirlsState
 from multilevel.inference.methods import InferenceMethods
+from multilevel.lmm.theta import ThetaLayout
 from multilevel.optimize import OptimizerControl, OptSummary
 from multilevel.report.methods import ReportMethods
-from multilevel.result import is_singular, ranef_frames
+from multilevel.result import FittedMixedModel, ranef_frames
 from multilevel.varcorr import varcorr_frame
 from multilevel.workflow.methods import WorkflowMethods
 
@@ -46,7 +47,7 @@ class GLMMFitOptions:
 
 
 @dataclass(frozen=True, eq=False)
-class GLMMResult(InferenceMethods, WorkflowMethods, ReportMethods):
+class GLMMResult(FittedMixedModel, InferenceMethods, WorkflowMethods, ReportMethods):
     """A fitted generalized linear mixed model (frozen).
 
     Attributes
@@ -104,47 +105,9 @@ class GLMMResult(InferenceMethods, WorkflowMethods, ReportMethods):
         return self.options.nagq
 
     @property
-    def formula(self) -> str:
-        """The formula as given."""
-        return self.options.formula
-
-    @property
-    def nobs(self) -> int:
-        """Number of observations used."""
-        return self.design.nobs
-
-    @property
-    def ngroups(self) -> dict[str, int]:
-        """Number of levels of each grouping factor, most levels first."""
-        out: dict[str, int] = {}
-        for t in self.design.terms:
-            out.setdefault(t.group, t.nlevels)
-        return out
-
-    @property
     def npar(self) -> int:
         """Number of parameters: fixed effects, θ (and the negative binomial's θ)."""
         return self.beta.size + self.theta.size + (self.nb_theta_opt is not None)
-
-    @property
-    def loglik(self) -> float:
-        """Log-likelihood (Laplace or AGQ approximation)."""
-        return -0.5 * self.objective
-
-    @property
-    def deviance(self) -> float:
-        """-2 log-likelihood."""
-        return self.objective
-
-    @property
-    def aic(self) -> float:
-        """Akaike's information criterion."""
-        return self.objective + 2.0 * self.npar
-
-    @property
-    def bic(self) -> float:
-        """Schwarz's Bayesian information criterion."""
-        return self.objective + math.log(self.nobs) * self.npar
 
     @property
     def converged(self) -> bool:
@@ -153,9 +116,19 @@ class GLMMResult(InferenceMethods, WorkflowMethods, ReportMethods):
         return self.optsummary.converged and self.state.converged and ok
 
     @property
-    def singular(self) -> bool:
-        """True when some diagonal element of Λ is (nearly) zero."""
-        return is_singular(self.theta, self.problem.layout.diagonal_mask())
+    def layout(self) -> ThetaLayout:
+        """Where each term's elements sit in θ."""
+        return self.problem.layout
+
+    @property
+    def beta_hat(self) -> FloatArray:
+        """Fixed-effects estimates as an array."""
+        return self.beta
+
+    @property
+    def vcov_matrix(self) -> FloatArray:
+        """Covariance of β from the Hessian of the objective over (θ, β)."""
+        return self.vcov_beta
 
     @property
     def sigma(self) -> float:
@@ -165,27 +138,6 @@ class GLMMResult(InferenceMethods, WorkflowMethods, ReportMethods):
             return 1.0
         pearson = float(np.sum(self.resid("pearson").to_numpy() ** 2))
         return math.sqrt((pearson + self.state.sum_u2) / self.nobs)
-
-    @property
-    def fixef(self) -> pd.Series:
-        """Fixed-effects estimates, named as R names them."""
-        return pd.Series(self.beta, index=list(self.design.xnames), name="estimate")
-
-    @property
-    def vcov(self) -> pd.DataFrame:
-        """Covariance matrix of the fixed effects."""
-        names = list(self.design.xnames)
-        return pd.DataFrame(self.vcov_beta, index=names, columns=names)
-
-    @property
-    def se(self) -> pd.Series:
-        """Standard errors of the fixed effects."""
-        return pd.Series(np.sqrt(np.diag(self.vcov_beta)), index=self.fixef.index, name="se")
-
-    @property
-    def lambdas(self) -> tuple[FloatArray, ...]:
-        """Relative covariance factor Λ of each term."""
-        return tuple(self.problem.layout.factors(self.theta))
 
     @cached_property
     def varcorr(self) -> pd.DataFrame:
