@@ -45,6 +45,21 @@ def batched_cholesky(blocks: FloatArray) -> FloatArray:
     return np.asarray(np.linalg.cholesky(blocks), dtype=np.float64)
 
 
+def batched_lower_inverse(lower: FloatArray) -> FloatArray:
+    """Inverse of every lower-triangular block of an (n, q, q) stack."""
+    q = lower.shape[1]
+    if q == 1:
+        return 1.0 / lower
+    if q == 2:
+        a, b, c = lower[:, 0, 0], lower[:, 1, 0], lower[:, 1, 1]
+        out = np.zeros_like(lower)
+        out[:, 0, 0] = 1.0 / a
+        out[:, 1, 1] = 1.0 / c
+        out[:, 1, 0] = -b / (a * c)
+        return out
+    return np.asarray(np.linalg.inv(lower), dtype=np.float64)
+
+
 def blockdiag_sparse(blocks: FloatArray) -> sp.csr_matrix:
     """The block-diagonal sparse matrix with the given (n, q, q) blocks on its diagonal."""
     n, q, _ = blocks.shape
@@ -62,5 +77,6 @@ def right_multiply_blocks(dense: FloatArray, blocks: FloatArray) -> FloatArray:
     n, q, _ = blocks.shape
     if q == 1:
         return dense * blocks[:, 0, 0][None, :]
-    out = np.einsum("rnk,nkj->rnj", dense.reshape(r, n, q), blocks)
-    return out.reshape(r, n * q)
+    per_level = np.transpose(dense.reshape(r, n, q), (1, 0, 2))  # (n, r, q)
+    out = np.matmul(per_level, blocks)  # (n, r, q)
+    return np.transpose(out, (1, 0, 2)).reshape(r, n * q)

@@ -18,7 +18,12 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from multilevel.linalg.blockdiag import batched_cholesky, blockdiag_sparse, right_multiply_blocks
+from multilevel.linalg.blockdiag import (
+    batched_cholesky,
+    batched_lower_inverse,
+    blockdiag_sparse,
+    right_multiply_blocks,
+)
 from multilevel.linalg.sparse import left_multiply_blocks
 from multilevel.lmm.system import PLSSystem
 
@@ -120,11 +125,10 @@ def update_factor(system: PLSSystem, theta: FloatArray) -> BlockedFactor:
         l11 = np.sqrt(system.a11 * (lam * lam) + 1.0)
         p1 = lam / l11
     else:
-        m = np.einsum("ji,njk,kl->nil", lam1, system.a11, lam1)
+        m = np.matmul(np.matmul(lam1.T, system.a11), lam1)
         m[:, np.arange(q1), np.arange(q1)] += 1.0
         l11 = batched_cholesky(m)
-        linv = np.linalg.inv(l11)
-        p1 = np.einsum("ij,nkj->nik", lam1, linv)
+        p1 = np.matmul(lam1, np.transpose(batched_lower_inverse(l11), (0, 2, 1)))
 
     # Blocks below the first: sparse L_j1 = Λ_jᵀ A_j1 blockdiag(P₁).
     l_sparse = []
@@ -192,7 +196,7 @@ def _chol_with_response(xx: FloatArray) -> FloatArray:
     out = np.zeros_like(xx)
     if p > 0:
         out[:p, :p] = _chol_lower(xx[:p, :p])
-        out[p, :p] = sla.solve_triangular(out[:p, :p], xx[p, :p], lower=True, check_finite=False)
+        out[p, :p] = np.linalg.solve(out[:p, :p], xx[p, :p])
     r2 = xx[p, p] - float(out[p, :p] @ out[p, :p])
     out[p, p] = np.sqrt(max(r2, 0.0))
     return out
