@@ -73,6 +73,8 @@ def test_parameters(fitted):
     theta_floor = 1e-2 if ridge else 1e-4
     assert relerr(res.theta, ref["theta"], theta_floor) < (3e-3 if glmm else 1e-3) * scale
     assert res.sigma == pytest.approx(ref["sigma"], rel=1e-3 * scale)
+    if "nb_theta" in ref:  # glmer.nb's dispersion
+        assert res.nb_theta_opt == pytest.approx(ref["nb_theta"], rel=3e-3 * scale)
 
 
 def test_varcorr_and_ranef(fitted):

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import optimize as sopt
 
 from multilevel.convergence import check_convergence
 from multilevel.design import build_design
@@ -191,14 +190,25 @@ def fit_glmm(
 def _fit_nb_theta(
     problem: GLMMProblem, nagq: int, control: OptimizerControl
 ) -> tuple[GLMMProblem, float]:
-    """Estimate the negative binomial's θ by minimizing the fitted objective over log θ."""
+    """Estimate the negative binomial's θ jointly with (θ, β): one BOBYQA run over
+    (θ, β, log θ_nb) from the fit at a moment-based start. Its optimum is the one of
+    ``glmer.nb``'s alternation (which profiles the same objective over θ_nb)."""
+    opt0, _, beta0 = _optimize(problem, nagq, control)
+    mu = problem.family.link.linkinv(problem.offset + problem.X @ beta0)
+    y = problem.y
+    excess = float(np.sum((y - mu) ** 2 - y))
+    start = float(np.sum(mu**2)) / excess if excess > 0 else 10.0
+    start = min(max(start, 1e-2), 1e3)
+    k = problem.layout.length
 
-    def profiled(log_theta: float) -> float:
-        fam = problem.family.with_theta(math.exp(log_theta))
-        opt, _, _ = _optimize(problem.with_family(fam), nagq, control)
-        return opt.fmin
+    def objective(params: FloatArray) -> float:
+        fam = problem.family.with_theta(math.exp(float(params[-1])))
+        stage = GLMMObjective(problem.with_family(fam), max(nagq, 1))
+        return stage(params[:-1])
 
-    res = sopt.minimize_scalar(profiled, bounds=(math.log(1e-3), math.log(1e4)),
-                               method="bounded", options={"xatol": 1e-6})
-    nb = math.exp(float(res.x))
+    x0 = np.concatenate([opt0.x[:k], beta0, [math.log(start)]])
+    lower = np.concatenate([lower_bounds(problem), [math.log(1e-4)]])
+    steps = np.concatenate([np.full(k, control.initial_step), np.full(beta0.size, 0.05), [0.5]])
+    opt = minimize(objective, x0, lower, control, step=steps)
+    nb = math.exp(float(opt.x[-1]))
     return problem.with_family(problem.family.with_theta(nb)), nb

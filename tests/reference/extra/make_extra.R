@@ -48,6 +48,7 @@ models <- list(
   list(id = "cbpp_laplace_tight", dataset = "cbpp", formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)", family = "binomial"),
   list(id = "cbpp_probit", dataset = "cbpp", formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)", family = "binomial", link = "probit"),
   list(id = "gamma_log", dataset = "positive", formula = "ygamma ~ x + (1 | g)", family = "Gamma", link = "log", local = TRUE),
+  list(id = "grouse_negbin", dataset = "grouseticks", formula = "TICKS ~ YEAR + cHEIGHT + (1 | LOCATION)", family = "negative.binomial", local = TRUE),
   list(id = "mmmec_agq", dataset = "Mmmec", formula = "deaths ~ uvb + offset(log(expected)) + (1 | region)", family = "poisson", nAGQ = 9, local = TRUE)
 )
 if (nzchar(Sys.getenv("ONLY"))) models <- Filter(function(s) s$id == Sys.getenv("ONLY"), models)
@@ -62,6 +63,7 @@ for (s in models) {
   fam <- if (is.null(s$family)) "gaussian" else s$family
   nagq <- if (is.null(s$nAGQ)) 1 else s$nAGQ
   fit <- if (fam == "gaussian") lmer(as.formula(s$formula), d, REML = s$REML, control = lctrl)
+         else if (fam == "negative.binomial") glmer.nb(as.formula(s$formula), d)
          else glmer(as.formula(s$formula), d, family = if (is.null(s$link)) get(fam)() else get(fam)(link = s$link),
                     nAGQ = nagq, control = gctrl)
   vc <- as.data.frame(VarCorr(fit))
@@ -76,6 +78,7 @@ for (s in models) {
               objective = -2 * as.numeric(logLik(fit)), singular = isSingular(fit),
               ranef = lapply(re, function(f) lapply(as.list(f), function(v) head(v, 5))),
               ranef_levels = lapply(re, function(f) head(rownames(f), 5)))
+  if (fam == "negative.binomial") out$nb_theta <- getME(fit, "glmer.nb.theta")
   if (nagq > 1) {
     y <- getME(fit, "y"); w <- weights(fit)
     sat <- if (fam == "poisson") -2 * sum(dpois(y, y, log = TRUE))
