@@ -45,8 +45,10 @@ def _lower_or_singular(res, ref) -> bool:
 
 
 def _materially_lower(res, ref) -> bool:
+    """Ours is lower by more than the noise of lme4's own convergence (1e-8 for LMMs; 1e-6 for
+    GLMMs, whose PIRLS lme4 runs to 1e-7): lme4 stopped elsewhere, the objective decides."""
     target = ref.get("objective_full", ref["objective"])
-    if (target - res.objective) / abs(target) > 1e-8:
+    if (target - res.objective) / abs(target) > (1e-6 if _glmm(ref) else 1e-8):
         pytest.skip("our objective is materially lower than lme4's: the objective decides")
     return False
 
