@@ -169,3 +169,21 @@ def test_gamma_dispersion_scales_variance_components():
     assert m.sigma == pytest.approx(ref["sigma"], rel=1e-4)
     assert m.varcorr["grp"].tolist() == ["g", "Residual"]
     assert m.varcorr["sdcor"].iloc[0] == pytest.approx(m.theta[0] * m.sigma, rel=1e-12)
+
+
+def test_predict_newdata_population_and_new_levels():
+    cbpp = ml.datasets.load("cbpp")
+    m = quiet("cbind(incidence, size - incidence) ~ period + (1|herd)", cbpp, family="binomial")
+    np.testing.assert_allclose(m.predict(newdata=cbpp), m.predict(), rtol=1e-12)
+    np.testing.assert_allclose(
+        m.predict(newdata=cbpp, type="link"), m.predict(type="link"), rtol=1e-12
+    )
+    pop = m.predict(re_form="~0", type="link").to_numpy()
+    xb = m.design.X @ m.beta
+    np.testing.assert_allclose(pop, xb, rtol=1e-12)
+    new = cbpp.head(2).assign(herd=pd.Categorical(["99", "1"]))
+    with pytest.raises(ml.DataError, match="allow_new_levels"):
+        m.predict(newdata=new)
+    got = m.predict(newdata=new, allow_new_levels=True, type="link").to_numpy()
+    assert got[0] == pytest.approx(xb[0], rel=1e-12)
+    assert got[1] == pytest.approx(m.predict(type="link").iloc[1], rel=1e-12)

@@ -14,6 +14,7 @@ from scipy import stats
 
 from multilevel.convergence import ConvergenceCheck
 from multilevel.design import Design
+from multilevel.errors import ModelError
 from multilevel.glmm.family import Family
 from multilevel.glmm.pirls import GLMMProblem, PirlsState
 from multilevel.inference.methods import InferenceMethods
@@ -159,12 +160,65 @@ class GLMMResult(FittedMixedModel, InferenceMethods, WorkflowMethods, ReportMeth
             pos += t.size
         return ranef_frames(self.design.terms, bs)
 
-    def predict(self, type: str = "response") -> pd.Series:
-        """Predictions on the fitted data: ``type="link"`` (η) or ``"response"`` (μ)."""
+    def predict(
+        self,
+        newdata: Any = None,
+        re_form: Any = None,
+        allow_new_levels: bool = False,
+        type: str = "response",
+    ) -> pd.Series:
+        """Predictions on the link (η) or response (μ) scale.
+
+        Parameters
+        ----------
+        newdata
+            Data to predict for (default: the fitted rows).
+        re_form
+            Random effects to include: None (all), "~0" (none), or a formula of some terms.
+        allow_new_levels
+            Give levels not seen in fitting zero random effects (otherwise an error).
+        type
+            "response" (default) or "link".
+
+        Returns
+        -------
+        Series
+            Predictions, NaN for rows of ``newdata`` with missing values.
+        """
         if type not in ("link", "response"):
-            raise ValueError("type must be 'link' or 'response'")
-        values = self.state.eta if type == "link" else self.state.mu
-        return pd.Series(values, index=self.design.frame.rows, name=type)
+            raise ModelError(f"type must be 'link' or 'response', not {type!r}")
+        if newdata is None and re_form is None:
+            values = self.state.eta if type == "link" else self.state.mu
+            return pd.Series(values, index=self.design.frame.rows, name=type)
+        from multilevel.inference.newdata import encode, keep_terms
+
+        terms = keep_terms(self, re_form)
+        ranef = self.ranef
+        if newdata is None:
+            d = self.design
+            eta = d.X @ self.beta + (self.problem.offset if d.offset is not None else 0.0)
+            for k in terms:
+                t = d.terms[k]
+                b = ranef[t.group][list(t.cnames)].to_numpy()
+                eta = eta + np.einsum("ij,ij->i", t.z, b[t.grouping.codes])
+            index = d.frame.rows
+            out = np.asarray(eta, dtype=float)
+        else:
+            enc = encode(self, newdata, terms, allow_new_levels)
+            eta = enc.X @ self.beta + enc.offset
+            for k, z, codes in zip(terms, enc.z, enc.codes, strict=True):
+                t = self.design.terms[k]
+                b = ranef[t.group][list(t.cnames)].to_numpy()
+                known = codes >= 0
+                contrib = np.zeros(eta.shape[0])
+                contrib[known] = np.einsum("ij,ij->i", z[known], b[codes[known]])
+                eta = eta + contrib
+            out = np.full(enc.index.shape[0], np.nan)
+            out[enc.complete] = eta
+            index = enc.index
+        if type == "response":
+            out = np.where(np.isnan(out), np.nan, self.family.link.linkinv(np.nan_to_num(out)))
+        return pd.Series(out, index=index, name=type)
 
     @property
     def fitted(self) -> pd.Series:
