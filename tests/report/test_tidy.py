@@ -193,7 +193,7 @@ def test_augment_lmm(hsb_slope, hsb):
 
 def test_augment_glmm_is_on_the_link_scale(cbpp):
     out = augment(cbpp)
-    assert np.array_equal(out[".fitted"].to_numpy(), cbpp.predict("link").to_numpy())
+    assert np.array_equal(out[".fitted"].to_numpy(), cbpp.predict(type="link").to_numpy())
     assert np.array_equal(out[".mu"].to_numpy(), cbpp.fitted.to_numpy())
     assert np.array_equal(out[".resid"].to_numpy(), cbpp.residuals.to_numpy())  # deviance
     assert ".ranef.herd.(Intercept)" in out.columns

@@ -223,7 +223,7 @@ class GLMMResult(FittedMixedModel, InferenceMethods, WorkflowMethods, ReportMeth
     @property
     def fitted(self) -> pd.Series:
         """Fitted means μ."""
-        return self.predict("response")
+        return self.predict(type="response")
 
     def resid(self, type: str = "deviance") -> pd.Series:
         """Residuals: ``"deviance"`` (default, as lme4), ``"pearson"`` or ``"response"``."""

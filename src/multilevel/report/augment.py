@@ -72,7 +72,7 @@ def augment(result: Any, data: Any = None) -> pd.DataFrame:
     columns: dict[str, np.ndarray] = {}
     predict = getattr(result, "predict", None)
     if kind == "glmm" and callable(predict):
-        columns[".fitted"] = np.asarray(predict("link"), dtype=float)
+        columns[".fitted"] = np.asarray(predict(type="link"), dtype=float)
         columns[".resid"] = resid.to_numpy(dtype=float)
     else:
         columns[".fitted"] = fitted.to_numpy(dtype=float)
