@@ -49,6 +49,8 @@ models <- list(
   list(id = "cbpp_probit", dataset = "cbpp", formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)", family = "binomial", link = "probit"),
   list(id = "gamma_log", dataset = "positive", formula = "ygamma ~ x + (1 | g)", family = "Gamma", link = "log", local = TRUE),
   list(id = "grouse_negbin", dataset = "grouseticks", formula = "TICKS ~ YEAR + cHEIGHT + (1 | LOCATION)", family = "negative.binomial", local = TRUE),
+  list(id = "cbpp_cloglog", dataset = "cbpp", formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)", family = "binomial", link = "cloglog"),
+  list(id = "invgauss_log", dataset = "positive", formula = "ygamma ~ x + (1 | g)", family = "inverse.gaussian", link = "log", local = TRUE),
   list(id = "mmmec_agq", dataset = "Mmmec", formula = "deaths ~ uvb + offset(log(expected)) + (1 | region)", family = "poisson", nAGQ = 9, local = TRUE)
 )
 if (nzchar(Sys.getenv("ONLY"))) models <- Filter(function(s) s$id == Sys.getenv("ONLY"), models)
