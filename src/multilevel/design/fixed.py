@@ -186,24 +186,37 @@ def term_matrix(
 def independent_columns(matrix: FloatArray, tol: float = 1e-7) -> NDArray[np.intp]:
     """Indices of the columns to keep so that the matrix has full column rank.
 
-    Columns are taken in order and one is dropped when what is left of it after projecting
-    out the kept ones is smaller than ``tol`` times its norm: R's ``qr()`` (LINPACK dqrdc2),
-    which lme4 uses, keeps the same columns.
+    Columns are taken in order and one is dropped when what is left of it after projecting out
+    the kept ones is smaller than ``tol`` times its norm: R's ``qr()`` (LINPACK dqrdc2), which
+    lme4 uses, keeps the same columns. The common case is answered at once: the Cholesky factor
+    of the column-scaled Gram matrix has |L_jj| equal to that relative remainder, and when all
+    of them are far above ``tol`` (1e-4, where squaring the condition number costs nothing)
+    every column is kept; otherwise the columns are taken one by one.
     """
     n, p = matrix.shape
+    if p == 0:
+        return np.zeros(0, dtype=np.intp)
+    norms = np.linalg.norm(matrix, axis=0)
+    if n >= p and np.all(norms > 0):
+        scaled = matrix / norms
+        try:
+            chol = np.linalg.cholesky(scaled.T @ scaled)
+            if np.all(np.diag(chol) > max(1e-4, 1e3 * tol)):
+                return np.arange(p, dtype=np.intp)
+        except np.linalg.LinAlgError:
+            pass
     keep: list[int] = []
-    basis = np.zeros((n, 0))
+    basis = np.zeros((n, min(n, p)))
     for j in range(p):
-        col = matrix[:, j]
-        norm = float(np.linalg.norm(col))
-        if norm == 0.0:
+        if norms[j] == 0.0:
             continue
-        res = col - basis @ (basis.T @ col)
-        res = res - basis @ (basis.T @ res)
+        q = basis[:, : len(keep)]
+        res = matrix[:, j] - q @ (q.T @ matrix[:, j])
+        res = res - q @ (q.T @ res)
         rnorm = float(np.linalg.norm(res))
-        if rnorm > tol * norm:
+        if rnorm > tol * norms[j] and len(keep) < basis.shape[1]:
+            basis[:, len(keep)] = res / rnorm
             keep.append(j)
-            basis = np.column_stack([basis, res / rnorm])
     return np.asarray(keep, dtype=np.intp)
 
 
