@@ -4,6 +4,7 @@ The public surface: :func:`fit`, :func:`objective_function`, :mod:`datasets` and
 """
 
 from multilevel import datasets, inference, report, workflow
+from multilevel.allfit import allfit
 from multilevel.errors import (
     ConvergenceWarning,
     DataError,
@@ -16,6 +17,7 @@ from multilevel.errors import (
 )
 from multilevel.fit import fit, objective_function
 from multilevel.inference import *  # noqa: F403  (public functions of inference/)
+from multilevel.mrp import poststratify
 from multilevel.optimize import OptimizerControl
 from multilevel.report import *  # noqa: F403
 from multilevel.result import LMMResult
@@ -34,9 +36,11 @@ __all__ = [
     "NotSupportedError",
     "OptimizerControl",
     "SingularFitWarning",
+    "allfit",
     "datasets",
     "fit",
     "objective_function",
+    "poststratify",
 ]
 
 __all__ += inference.__all__ + workflow.__all__ + report.__all__

@@ -1,12 +1,16 @@
-"""Fits on Dask DataFrames (extra ``[dask]``)."""
+"""Fits on Dask DataFrames (extra ``[dask]``): out of core, and on a cluster.
 
-from __future__ import annotations
+``ml.fit(formula, ddf)`` with a ``dask.dataframe.DataFrame`` fits a linear mixed model in two
+passes over the data: the levels of every factor (:mod:`~multilevel.dask.levels`), then each
+partition's sufficient statistics in the engine's block layout, summed by a tree reduction
+(:mod:`~multilevel.dask.stats`). θ is optimized on the client with the in-memory code
+(:mod:`~multilevel.dask.fit`), so the result is an :class:`~multilevel.result.LMMResult` equal to
+the in-memory fit. Predictions on Dask data are Dask series (:mod:`~multilevel.dask.predict`).
+The graphs run on the active scheduler: threads by default, or a ``distributed.Client``.
+"""
 
-from typing import Any
+from multilevel.dask.fit import fit_dask
+from multilevel.dask.predict import predict_dask
+from multilevel.dask.result import DaskDesign, DaskLMMResult
 
-from multilevel.errors import NotSupportedError
-
-
-def fit_dask(formula: str, data: Any, **kwargs: Any) -> Any:
-    """Fit a model on a Dask DataFrame (not available yet)."""
-    raise NotSupportedError("fitting on Dask DataFrames is not available yet")
+__all__ = ["DaskDesign", "DaskLMMResult", "fit_dask", "predict_dask"]

@@ -74,6 +74,7 @@ from typing import Any
 
 import pandas as pd
 
+from multilevel.datasets.survey import simulated_survey as simulated_survey
 from multilevel.errors import DataError
 
 __all__ = ["describe", "load", "names"]

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from multilevel.design.fixed import independent_columns, numeric_column, term_matrix
 from multilevel.design.frame import ModelFrame, as_pandas, check_columns, model_frame
 from multilevel.design.numeric import NumericSpec
-from multilevel.design.random import RandomEffectsTerm, confounded_slopes, random_terms
+from multilevel.design.random import RandomEffectsTerm, random_effects_notes, random_terms
 from multilevel.design.response import evaluate_expression, response_vector
 from multilevel.errors import DataError, ModelError
 from multilevel.formula import ParsedFormula
@@ -95,6 +95,15 @@ def _vector_argument(
     return arr
 
 
+def _fitted_exactly(X: FloatArray, y: FloatArray) -> bool:
+    """True when y lies in the column space of X (least-squares residuals all but zero)."""
+    scale = float(np.linalg.norm(y))
+    if X.shape[1] == 0:
+        return scale == 0.0
+    coef = np.linalg.lstsq(X, y, rcond=None)[0]
+    return float(np.linalg.norm(y - X @ coef)) <= 1e-10 * scale
+
+
 def build_design(
     formula: ParsedFormula,
     data: Any,
@@ -163,9 +172,10 @@ def build_design(
     xnames = tuple(fixed.names[j] for j in keep)
     terms = random_terms(formula.random, frame.data, contrasts)
     for t in terms:
-        if t.grouping.numeric:
-            notes.append(f"the numeric grouping variable of {t.group!r} was converted to a factor")
-    notes.extend(confounded_slopes(terms))
+        note = f"the numeric grouping variable of {t.group!r} was converted to a factor"
+        if t.grouping.numeric and note not in notes:
+            notes.append(note)
+    notes.extend(random_effects_notes(terms))
     w = _vector_argument(weights, df, frame, "weights")
     if w is not None and np.any(w <= 0):
         raise DataError("weights must be positive; drop the rows with zero or negative weight")
@@ -175,6 +185,18 @@ def build_design(
         off = value if off is None else off + value
     n = y.shape[0]
     if gaussian:
+        if X.shape[1] >= n:
+            raise ModelError(
+                f"the fixed effects have {X.shape[1]} linearly independent columns for {n} "
+                "observations: they fit the data exactly and leave nothing for the random "
+                "effects and the residual; use fewer fixed effects (e.g. a lower degree of poly())"
+            )
+        if _fitted_exactly(X, y if off is None else y - off):
+            raise ModelError(
+                f"the response {formula.response.text!r} is fitted exactly by the fixed effects "
+                "(every residual is zero), so nothing is left for the random effects and the "
+                "residual: is the response constant, or is it (or a copy of it) also a predictor?"
+            )
         for t in terms:
             if t.nlevels >= n:
                 raise ModelError(

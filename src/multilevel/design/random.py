@@ -20,6 +20,7 @@ from multilevel.design.grouping import Grouping, grouping
 from multilevel.design.numeric import NumericSpec
 from multilevel.errors import DataError
 from multilevel.formula import Factor, RandomTerm
+from multilevel.formula.render import r_name
 
 FloatArray = NDArray[np.float64]
 
@@ -72,11 +73,9 @@ def _group_columns(group: tuple[Factor, ...], name: str) -> tuple[str, ...]:
     out = []
     for factor in group:
         text = factor.text
-        if len(factor.variables) == 1 and text in (
-            factor.variables[0],
-            f"factor({factor.variables[0]})",
-            f"as.factor({factor.variables[0]})",
-        ):
+        # the text is R's deparse, so a non-syntactic column name is backquoted in it
+        quoted = r_name(factor.variables[0]) if len(factor.variables) == 1 else None
+        if quoted is not None and text in (quoted, f"factor({quoted})", f"as.factor({quoted})"):
             out.append(factor.variables[0])
         else:
             raise DataError(
@@ -157,11 +156,13 @@ def _constant_within(z: FloatArray, codes: NDArray[np.intp], nlevels: int) -> bo
     return spread <= 1e-10 * max(float(np.max(np.abs(z))) if z.size else 0.0, 1e-300)
 
 
-def confounded_slopes(terms: tuple[RandomEffectsTerm, ...]) -> list[str]:
-    """Messages naming random slopes that are constant within every level of their group.
+def random_effects_notes(terms: tuple[RandomEffectsTerm, ...]) -> list[str]:
+    """Messages naming random-effects columns whose variance cannot be identified.
 
-    Such a slope is a multiple of the random intercept of the same grouping factor (confounded
-    with it): the fit runs but its covariance is not identifiable, so it ends singular.
+    A column that is zero in every row contributes nothing; a slope that is constant within
+    every level of its group is a multiple of the random intercept of the same grouping factor
+    (confounded with it). The fit runs, but such a covariance is not identifiable and the fit
+    ends singular or with a degenerate Hessian.
 
     Parameters
     ----------
@@ -171,17 +172,22 @@ def confounded_slopes(terms: tuple[RandomEffectsTerm, ...]) -> list[str]:
     Returns
     -------
     list of str
-        One message per confounded column; empty when there is none.
+        One message per such column; empty when there is none.
     """
     with_intercept = {t.group for t in terms if "(Intercept)" in t.cnames}
     out = []
     for t in terms:
-        if t.group not in with_intercept:
-            continue
         for j, name in enumerate(t.cnames):
             if name == "(Intercept)":
                 continue
-            if _constant_within(t.z[:, j], t.grouping.codes, t.nlevels):
+            if not np.any(t.z[:, j]):
+                out.append(
+                    f"the random-effects column {name!r} of ({t.term.text}) is zero in every "
+                    "row: its variance is not identifiable"
+                )
+            elif t.group in with_intercept and _constant_within(
+                t.z[:, j], t.grouping.codes, t.nlevels
+            ):
                 out.append(
                     f"the random slope {name!r} of ({t.term.text}) is constant within every "
                     f"level of {t.group!r}, so it is confounded with the random intercept of "
@@ -189,4 +195,3 @@ def confounded_slopes(terms: tuple[RandomEffectsTerm, ...]) -> list[str]:
                     "singular (a group-level variable belongs in the fixed effects only)"
                 )
     return out
-
