@@ -39,10 +39,16 @@ def fit_spec(spec: dict[str, Any], data: Any) -> Any:
         warnings.simplefilter("ignore")
         if spec.get("family", "gaussian") == "gaussian":
             return ml.fit(
-                spec["formula"], data, reml=bool(spec.get("REML", False)), weights=spec.get("weights")
+                spec["formula"],
+                data,
+                reml=bool(spec.get("REML", False)),
+                weights=spec.get("weights"),
             )
         return ml.fit(
-            spec["formula"], data, family=spec["family"], link=spec.get("link"),
+            spec["formula"],
+            data,
+            family=spec["family"],
+            link=spec.get("link"),
             nagq=spec.get("nAGQ", 1),
         )
 
@@ -76,7 +82,12 @@ def run_peers(specs: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, An
     venv = Path(os.environ.get("PEERS_VENV", "/opt/peers"))
     if (venv / "bin" / "python").exists() and (PEERS_DIR / "python_peers.py").exists():
         commands.append(
-            [str(venv / "bin" / "python"), str(PEERS_DIR / "python_peers.py"), spec_file, str(DATA_DIR)]
+            [
+                str(venv / "bin" / "python"),
+                str(PEERS_DIR / "python_peers.py"),
+                spec_file,
+                str(DATA_DIR),
+            ]
         )
     for cmd in commands:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)

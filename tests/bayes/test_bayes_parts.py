@@ -51,12 +51,14 @@ def test_default_priors_are_autoscaled():
     table = res.table.set_index("class")
     assert table.loc["Intercept", "prior"] == "normal(10, 5)"
     assert table.loc["b", "prior"] == "normal(0, 1.25)"  # 2.5 × sd(y) / sd(x)
-    assert table.loc["sd", "prior"] == "student_t(3, 0, 5)"
+    assert table.loc["sd", "prior"] == "student_t(3, 0, 2)"  # sd(y) for Gaussian models
     assert table.loc["sigma", "prior"] == "exponential(0.5)"
     # on the sampler's standardized scale every default is the same unit prior
     assert res.intercept.params == (0.0, 2.5)
     assert res.b[0].params == (0.0, 2.5)
-    assert res.sd[0][0].params == (3.0, 0.0, 2.5)
+    assert res.sd[0][0].params == (3.0, 0.0, 1.0)
+    glmm = pr.resolve_priors(None, context(family="binomial", m=0.0, s=1.0))
+    assert glmm.table.set_index("class").loc["sd", "prior"] == "student_t(3, 0, 2.5)"
     assert res.sigma.params == (1.0,)
 
 

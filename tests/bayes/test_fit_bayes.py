@@ -167,7 +167,9 @@ def test_few_groups_posterior_is_proper_and_away_from_zero():
     data = few_groups(1)
     reml = quiet("y ~ x + (1 | g)", data)
     assert reml.singular and reml.varcorr.sdcor.iloc[0] < 1e-4
-    bayes = quiet("y ~ x + (1 | g)", data, method="bayes", seed=1, progress=False)
+    # few groups: a higher target acceptance for the heavy posterior tail of the SD
+    bayes = quiet("y ~ x + (1 | g)", data, method="bayes", seed=1, progress=False,
+                  target_accept=0.99)
     assert bayes.divergences == 0
     sd = bayes.draws["sd_g__(Intercept)"]
     lo, med, hi = np.quantile(sd, [0.05, 0.5, 0.95])

@@ -12,10 +12,11 @@ Parameter classes (the keys of ``priors=``):
     root mean square in a model without an intercept). A dict ``{coefficient: prior}`` sets some
     coefficients and leaves the others at the default.
 ``sd``
-    Each random-effect standard deviation. Default ``half-student_t(3, 0, 2.5 s / sd(z))``
-    (brms's half-Student-t(3), autoscaled): ``sd(z)`` is the SD of the term's column, 1 for an
-    intercept. A dict ``{group label: prior}`` (labels as in ``varcorr``: ``Subject``,
-    ``Subject.1``) sets some terms.
+    Each random-effect standard deviation. Default half-Student-t(3) (brms's), autoscaled:
+    ``student_t(3, 0, sd(y) / sd(z))`` for Gaussian models (brms uses mad(y)),
+    ``student_t(3, 0, 2.5 / sd(z))`` on the link scale otherwise (brms's 2.5); ``sd(z)`` is the
+    SD of the term's column, 1 for an intercept. A dict ``{group label: prior}`` (labels as in
+    ``varcorr``: ``Subject``, ``Subject.1``) sets some terms.
 ``cor``
     Correlations of each term with two or more effects: LKJ on their Cholesky factor, default
     ``lkj(1)`` (uniform over correlation matrices). A number is taken as the LKJ η; a dict
@@ -341,10 +342,11 @@ def resolve_priors(priors: Mapping[str, Any] | None, ctx: PriorContext) -> Resol
     sd_user = _per_name(user["sd"], "sd", labels, "group labels") if "sd" in user else {}
     cor_user = _per_name(user["cor"], "cor", labels, "group labels") if "cor" in user else {}
     sds, cors = [], []
+    sd_scale = 1.0 if ctx.family == "gaussian" else 2.5
     for label, names, dz in ctx.terms:
         per = []
         for name, d in zip(names, dz, strict=True):
-            prior = sd_user.get(label, student_t(3.0, 0.0, 2.5, autoscale=True))
+            prior = sd_user.get(label, student_t(3.0, 0.0, sd_scale, autoscale=True))
             prior = prior.rescaled(s / d)
             note("sd", label, name, prior, label in sd_user)
             per.append(prior.standardized(0.0, s / d))

@@ -9,10 +9,15 @@ make that global call itself (once, as the caller's explicit choice); on a JAX w
 scoped context that is the only way, and the error says so.
 
 Chains: ``chain_method="sequential"`` (default: one after another on one device),
-``"vectorized"`` (all chains at once, vectorized with ``vmap``) or ``"parallel"`` (one device
-per chain). On a CPU JAX sees one device unless told otherwise *before it is first used*:
-call ``numpyro.set_host_device_count(4)`` at the top of the program (or set
-``XLA_FLAGS=--xla_force_host_platform_device_count=4``); the library never does it for you.
+``"vectorized"`` (all chains at once, vectorized with ``vmap``) or ``"parallel"`` (one chain
+per device, in rounds when there are more chains than devices). On a CPU JAX sees one device
+unless told otherwise *before it is first used*: call ``numpyro.set_host_device_count(4)`` at
+the top of the program (or set ``XLA_FLAGS=--xla_force_host_platform_device_count=4``); the
+library never does it for you.
+
+A chain's random numbers (its NUTS key and its starting point) depend only on the seed and the
+chain's number, so chain c of a fit is the same whatever the number of chains and the chain
+method.
 """
 
 from __future__ import annotations
@@ -113,25 +118,29 @@ def float64(enable_x64: bool = False) -> Iterator[None]:
         yield
 
 
-def check_chain_method(chain_method: str, chains: int) -> None:
-    """Refuse an unknown chain method, or "parallel" with fewer devices than chains."""
+def check_chain_method(chain_method: str, chains: int) -> int:
+    """Refuse an unknown chain method, or "parallel" on a single device; return the number of
+    chains run at once ("parallel" runs rounds of one chain per device)."""
     if chain_method not in CHAIN_METHODS:
         raise ModelError(
             f"chain_method={chain_method!r}: use one of {', '.join(map(repr, CHAIN_METHODS))}"
         )
-    if chain_method == "parallel":
-        import jax
+    if chain_method == "sequential":
+        return 1
+    if chain_method == "vectorized":
+        return chains
+    import jax
 
-        devices = jax.local_device_count()
-        if devices < chains:
-            raise ModelError(
-                f"chain_method='parallel' runs one chain per device, but JAX sees {devices} "
-                f"device(s) for {chains} chains. On a CPU, call "
-                f"numpyro.set_host_device_count({chains}) at the very start of the program, "
-                "before JAX is first used (or set XLA_FLAGS="
-                f"--xla_force_host_platform_device_count={chains}); or use "
-                "chain_method='sequential' or 'vectorized'"
-            )
+    devices = jax.local_device_count()
+    if devices < 2 and chains > 1:
+        raise ModelError(
+            f"chain_method='parallel' runs one chain per device, but JAX sees {devices} "
+            f"device. On a CPU, call numpyro.set_host_device_count({chains}) at the very start "
+            "of the program, before JAX is first used (or set the environment variable "
+            f"XLA_FLAGS=--xla_force_host_platform_device_count={chains}); or use "
+            "chain_method='sequential' or 'vectorized'"
+        )
+    return min(devices, chains)
 
 
 @dataclass(frozen=True)
@@ -293,7 +302,7 @@ def run_nuts(
     from multilevel.bayes.density import arguments, constrain, sites, structure
     from multilevel.progress import Progress
 
-    check_chain_method(chain_method, chains)
+    width = check_chain_method(chain_method, chains)
     for name, value in (("draws", draws), ("warmup", warmup), ("chains", chains)):
         if not (isinstance(value, int | np.integer) and value >= (0 if name == "warmup" else 1)):
             raise ModelError(f"{name} must be a positive integer, not {value!r}")
@@ -314,9 +323,7 @@ def run_nuts(
         # chain c's key and start depend on (seed, c) only, not on the number of chains
         base = jax.random.PRNGKey(int(seed))
         keys = jax.numpy.stack([jax.random.fold_in(base, c) for c in range(chains)])
-        groups = [[c] for c in range(chains)] if chain_method == "sequential" else [
-            list(range(chains))
-        ]
+        groups = [list(range(c, min(c + width, chains))) for c in range(0, chains, width)]
         traces: list[list[Any]] = []
         label = f"NUTS {chains} chain{'s' if chains > 1 else ''}"
         with Progress(nblocks * len(groups), label, enabled=progress) as bar:
@@ -325,7 +332,8 @@ def run_nuts(
                     c = group[0]
                     state = init_fn({k: v[c] for k, v in init.items()}, keys[c], args)
                 else:
-                    state = init_fn(init, keys, args)
+                    rows = np.asarray(group)
+                    state = init_fn({k: v[rows] for k, v in init.items()}, keys[rows], args)
                 parts = []
                 for _ in range(nblocks):
                     state, trace = advance(state, args)
