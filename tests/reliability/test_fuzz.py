@@ -85,7 +85,7 @@ CHEAP = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 FITS = settings(
-    max_examples=60,
+    max_examples=40,
     deadline=None,
     derandomize=True,
     phases=(Phase.explicit, Phase.generate),

@@ -115,7 +115,7 @@ level_names = st.text(alphabet=string.ascii_letters + string.digits + " ._-", mi
                       max_size=6)  # fmt: skip
 
 
-@FEW
+@settings(FEW, max_examples=6)
 @given(data=st.data())
 def test_relabeling_and_reordering_grouping_levels(penicillin, crossed_fit, data):
     old = list(penicillin["plate"].cat.categories)

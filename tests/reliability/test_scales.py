@@ -113,6 +113,7 @@ def assert_same_random_effect_variances(m, ref) -> None:
         )),
     ],
 )  # fmt: skip
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_glmm_predictor_scale(counts, s):
     ref = quiet_fit("y ~ x + (1 | g)", counts, family="poisson")
     m = quiet_fit("y ~ x + (1 | g)", counts.assign(x=counts["x"] * s), family="poisson")
