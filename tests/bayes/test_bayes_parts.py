@@ -13,6 +13,7 @@ from scipy import stats
 import multilevel as ml
 from multilevel.bayes import diagnostics as diag
 from multilevel.bayes import priors as pr
+from multilevel.bayes import resolve as rs
 from multilevel.bayes.sample import check_chain_method, float64
 
 pytest.importorskip("numpyro")
@@ -43,11 +44,11 @@ def context(**kw):
     base = {"family": "gaussian", "m": 10.0, "s": 2.0, "intercept": True, "slopes": ("x",),
             "slope_scales": np.array([4.0]), "terms": (("g", ("(Intercept)",), np.ones(1)),)}
     base.update(kw)
-    return pr.PriorContext(**base)
+    return rs.PriorContext(**base)
 
 
 def test_default_priors_are_autoscaled():
-    res = pr.resolve_priors(None, context())
+    res = rs.resolve_priors(None, context())
     table = res.table.set_index("class")
     assert table.loc["Intercept", "prior"] == "normal(10, 5)"
     assert table.loc["b", "prior"] == "normal(0, 1.25)"  # 2.5 × sd(y) / sd(x)
@@ -57,13 +58,13 @@ def test_default_priors_are_autoscaled():
     assert res.intercept.params == (0.0, 2.5)
     assert res.b[0].params == (0.0, 2.5)
     assert res.sd[0][0].params == (3.0, 0.0, 1.0)
-    glmm = pr.resolve_priors(None, context(family="binomial", m=0.0, s=1.0))
+    glmm = rs.resolve_priors(None, context(family="binomial", m=0.0, s=1.0))
     assert glmm.table.set_index("class").loc["sd", "prior"] == "student_t(3, 0, 2.5)"
     assert res.sigma.params == (1.0,)
 
 
 def test_prior_overrides():
-    res = pr.resolve_priors(
+    res = rs.resolve_priors(
         {"b": {"x": pr.normal(1.0, 0.5)}, "sd": pr.student_t(3, 0, 1), "sigma": pr.cauchy(0, 2),
          "Intercept": pr.normal(0, 1, autoscale=True)},
         context(),
@@ -92,7 +93,7 @@ def test_prior_overrides():
 def test_bad_priors(priors, match):
     terms = (("g", ("(Intercept)",), np.ones(1)), ("h", ("(Intercept)", "x"), np.ones(2)))
     with pytest.raises(ml.ModelError, match=match):
-        pr.resolve_priors(priors, context(terms=terms))
+        rs.resolve_priors(priors, context(terms=terms))
 
 
 def test_prior_constructors_validate():
@@ -101,7 +102,7 @@ def test_prior_constructors_validate():
     with pytest.raises(ml.ModelError):
         pr.student_t(0, 0, 1)
     assert str(pr.lkj(2)) == "lkj(2)"
-    assert pr.resolve_priors({"cor": 2.0}, context(terms=(("g", ("a", "b"), np.ones(2)),))).cor \
+    assert rs.resolve_priors({"cor": 2.0}, context(terms=(("g", ("a", "b"), np.ones(2)),))).cor \
         == (2.0,)
 
 
@@ -196,7 +197,7 @@ def test_vectorized_chains_and_a_strong_prior():
     assert abs(loose.fixef["x"] - 0.4) < 0.2
     tight = quiet("y ~ x + (1|g)", data, method="bayes", chains=2, draws=200, warmup=200,
                   seed=3, progress=False, chain_method="vectorized",
-                  priors={"b": ml.bayes.priors.normal(2.0, 0.01)})
+                  priors={"b": pr.normal(2.0, 0.01)})
     assert tight.fixef["x"] == pytest.approx(2.0, abs=0.05)
     assert tight.prior_summary().set_index("class").loc["b", "source"] == "user"
 

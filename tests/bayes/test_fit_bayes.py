@@ -125,6 +125,9 @@ def test_reporting(sleep):
     out = bayes.to_dict()
     assert out["kind"] == "bayes" and out["method"] == "NUTS"
     assert out["family"] == "gaussian"
+    stored = ml.from_json(bayes.to_json())
+    assert ml.table(stored, se="ci") == ml.table(bayes, se="ci")
+    assert "credible" in ml.table(bayes, se="ci")
 
 
 def test_to_arviz(sleep):

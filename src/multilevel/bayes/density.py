@@ -33,7 +33,8 @@ import numpy as np
 
 from multilevel.bayes import likelihood as lik
 from multilevel.bayes.model import Standardized
-from multilevel.bayes.priors import ResolvedPriors, group_by_family, log_prob, parameters
+from multilevel.bayes.priors import group_by_family, log_prob, parameters
+from multilevel.bayes.resolve import ResolvedPriors
 
 
 @dataclass(frozen=True)

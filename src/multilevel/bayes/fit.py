@@ -12,7 +12,7 @@ import pandas as pd
 from multilevel.bayes import diagnostics as diag
 from multilevel.bayes.model import prior_context, standardize, to_original
 from multilevel.bayes.posterior import parameter_draws
-from multilevel.bayes.priors import dispersion_name, resolve_priors
+from multilevel.bayes.resolve import dispersion_name, resolve_priors
 from multilevel.bayes.result import BayesOptions, BayesResult, Response
 from multilevel.bayes.sample import require_numpyro, run_nuts
 from multilevel.errors import (
@@ -112,11 +112,13 @@ def fit_bayes(
 
     Examples
     --------
+    Sampling takes some seconds (the first fit of a model structure compiles the sampler), so
+    the example is not run as a doctest; ``docs/bayes.md`` runs it in the test suite.
+
     >>> import multilevel as ml
     >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"),
-    ...            method="bayes", chains=2, draws=500, warmup=500, seed=1,
-    ...            progress=False)  # doctest: +SKIP
-    >>> m.posterior_summary().loc["Days", "mean"]  # doctest: +SKIP
+    ...            method="bayes", seed=1)  # doctest: +SKIP
+    >>> print(m.summary())  # doctest: +SKIP
     """
     require_numpyro()
     if type(data).__module__.startswith("dask"):

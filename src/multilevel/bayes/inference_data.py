@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from multilevel.bayes.priors import dispersion_name
+from multilevel.bayes.resolve import dispersion_name
 from multilevel.errors import NotSupportedError
 
 

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from multilevel.bayes.priors import PriorContext, ResolvedPriors, group_by_family
+from multilevel.bayes.priors import group_by_family
+from multilevel.bayes.resolve import PriorContext, ResolvedPriors
 from multilevel.design import Design
 from multilevel.errors import DataError
 

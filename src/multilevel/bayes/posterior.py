@@ -188,6 +188,55 @@ def linpred(
     return np.asarray(eta)
 
 
+def summary_table(
+    params: dict[str, FloatArray], diagnostics: pd.DataFrame, level: float
+) -> pd.DataFrame:
+    """Mean, SD, equal-tailed interval, R-hat and bulk ESS of each parameter's draws (R-hat and
+    ESS from ``diagnostics`` where it has them)."""
+    from multilevel.bayes.diagnostics import ess_bulk, rhat
+    from multilevel.errors import ModelError
+
+    if not 0.0 < level < 1.0:
+        raise ModelError(f"level must be between 0 and 1, not {level!r}")
+    alpha = (1.0 - level) / 2.0
+    rows = {}
+    for name, x in params.items():
+        if name in diagnostics.index:
+            r, e = diagnostics.loc[name, ["r_hat", "ess_bulk"]]
+        else:
+            r, e = rhat(x), ess_bulk(x)
+        lo, hi = np.quantile(x, [alpha, 1.0 - alpha])
+        rows[name] = (x.mean(), x.std(ddof=1), lo, hi, r, e)
+    return pd.DataFrame.from_dict(
+        rows, orient="index", columns=["mean", "sd", "lower", "upper", "r_hat", "ess_bulk"]
+    )
+
+
+def varcorr_means(design: Design, draws: Draws, residual: FloatArray | None) -> pd.DataFrame:
+    """lme4's ``as.data.frame(VarCorr())`` layout: ``sdcor`` the posterior means of the SDs and
+    correlations, ``vcov`` of the variances and covariances; a residual row when ``residual``
+    (draws of the residual SD) is given."""
+    rows: list[dict[str, Any]] = []
+    for t, sd, cor in zip(design.terms, draws.sd, draws.cor, strict=True):
+        s, c = flat(sd), flat(cor)
+        for i, name in enumerate(t.cnames):
+            rows.append({"grp": t.label, "var1": name, "var2": None,
+                         "vcov": float(np.mean(s[:, i] ** 2)), "sdcor": float(s[:, i].mean())})
+        for j in range(t.q):
+            for i in range(j + 1, t.q):
+                rows.append({"grp": t.label, "var1": t.cnames[j], "var2": t.cnames[i],
+                             "vcov": float(np.mean(s[:, i] * s[:, j] * c[:, i, j])),
+                             "sdcor": float(c[:, i, j].mean())})
+    if residual is not None:
+        rows.append({"grp": "Residual", "var1": None, "var2": None,
+                     "vcov": float(np.mean(residual**2)), "sdcor": float(residual.mean())})
+    return pd.DataFrame({
+        key: pd.Series([r[key] for r in rows], dtype=float if key in ("vcov", "sdcor")
+                       else object)
+        for key in ("grp", "var1", "var2", "vcov", "sdcor")
+    })
+
+
 __all__ = [
     "Rows",
     "draw_index",
@@ -197,4 +246,6 @@ __all__ = [
     "new_rows",
     "parameter_draws",
     "ranef_draws",
+    "summary_table",
+    "varcorr_means",
 ]

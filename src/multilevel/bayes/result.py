@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from multilevel.bayes import posterior as post
 from multilevel.bayes.model import Draws
 from multilevel.bayes.predictive import inverse_link, simulate
-from multilevel.bayes.priors import ResolvedPriors, dispersion_name
+from multilevel.bayes.resolve import ResolvedPriors, dispersion_name
 from multilevel.bayes.sample import SamplerStats
 from multilevel.design import Design
 from multilevel.errors import ModelError
@@ -27,6 +27,9 @@ from multilevel.report.methods import ReportMethods
 from multilevel.result import ranef_frames
 
 FloatArray = NDArray[np.float64]
+
+#: Draws × rows held at once when averaging predictions.
+_CELLS = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -177,25 +180,10 @@ class BayesResult(ReportMethods):
         DataFrame
             Index: parameter names; columns mean, sd, lower, upper, r_hat, ess_bulk.
         """
-        from multilevel.bayes.diagnostics import ess_bulk, rhat
-
-        if not 0.0 < level < 1.0:
-            raise ModelError(f"level must be between 0 and 1, not {level!r}")
         params = dict(self._parameters)
         if ranef:
             params.update(post.ranef_draws(self.design, self.posterior))
-        alpha = (1.0 - level) / 2.0
-        rows = {}
-        for name, x in params.items():
-            if name in self.diagnostics.index:
-                r, e = self.diagnostics.loc[name, ["r_hat", "ess_bulk"]]
-            else:
-                r, e = rhat(x), ess_bulk(x)
-            lo, hi = np.quantile(x, [alpha, 1.0 - alpha])
-            rows[name] = (x.mean(), x.std(ddof=1), lo, hi, r, e)
-        return pd.DataFrame.from_dict(
-            rows, orient="index", columns=["mean", "sd", "lower", "upper", "r_hat", "ess_bulk"]
-        )
+        return post.summary_table(params, self.diagnostics, level)
 
     def prior_summary(self) -> pd.DataFrame:
         """The prior of every parameter in the data's units (class, group, coef, prior, source;
@@ -245,31 +233,13 @@ class BayesResult(ReportMethods):
         """Variance components as lme4's ``as.data.frame(VarCorr(fit))``: ``sdcor`` holds
         posterior means of the SDs and correlations, ``vcov`` of the variances and
         covariances."""
-        rows: list[dict[str, Any]] = []
-        for t, sd, cor in zip(self.design.terms, self.posterior.sd, self.posterior.cor,
-                              strict=True):
-            s, c = post.flat(sd), post.flat(cor)
-            for i, name in enumerate(t.cnames):
-                rows.append({"grp": t.label, "var1": name, "var2": None,
-                             "vcov": float(np.mean(s[:, i] ** 2)), "sdcor": float(s[:, i].mean())})
-            for j in range(t.q):
-                for i in range(j + 1, t.q):
-                    rows.append({"grp": t.label, "var1": t.cnames[j], "var2": t.cnames[i],
-                                 "vcov": float(np.mean(s[:, i] * s[:, j] * c[:, i, j])),
-                                 "sdcor": float(c[:, i, j].mean())})
-        if self._family_name in ("gaussian", "Gamma", "inverse.gaussian"):
-            if self.posterior.sigma is not None:
-                res = post.flat(self.posterior.sigma)
-            else:
-                assert self.posterior.dispersion is not None
-                res = np.sqrt(1.0 / post.flat(self.posterior.dispersion))
-            rows.append({"grp": "Residual", "var1": None, "var2": None,
-                         "vcov": float(np.mean(res**2)), "sdcor": float(res.mean())})
-        return pd.DataFrame({
-            key: pd.Series([r[key] for r in rows], dtype=float if key in ("vcov", "sdcor")
-                           else object)
-            for key in ("grp", "var1", "var2", "vcov", "sdcor")
-        })
+        residual = None
+        if self.posterior.sigma is not None:
+            residual = post.flat(self.posterior.sigma)
+        elif self._family_name in ("Gamma", "inverse.gaussian"):
+            assert self.posterior.dispersion is not None
+            residual = np.sqrt(1.0 / post.flat(self.posterior.dispersion))
+        return post.varcorr_means(self.design, self.posterior, residual)
 
     @cached_property
     def ranef(self) -> dict[str, pd.DataFrame]:
@@ -362,13 +332,22 @@ class BayesResult(ReportMethods):
             raise ModelError(f"type must be 'response' or 'link', not {type!r}")
         rows = self._rows(newdata, re_form, allow_new_levels)
         index = post.draw_index(self.ndraws, ndraws)
-        values = post.linpred(self.posterior, rows, index, self._rng(seed))
-        if type == "response":
-            values = inverse_link(self._family_name, self.link, values)
+        rng = self._rng(seed)
+
+        def values_at(idx: NDArray[np.intp]) -> FloatArray:
+            eta = post.linpred(self.posterior, rows, idx, rng)
+            return eta if type == "link" else inverse_link(self._family_name, self.link, eta)
+
         fit = np.full(rows.complete.size, np.nan)
-        fit[rows.complete] = values.mean(axis=0)
-        if level is None:
+        if level is None:  # the mean, a chunk of draws at a time (bounded memory)
+            chunk = max(1, _CELLS // max(rows.X.shape[0], 1))
+            total = np.zeros(rows.X.shape[0])
+            for first in range(0, index.size, chunk):
+                total += values_at(index[first : first + chunk]).sum(axis=0)
+            fit[rows.complete] = total / index.size
             return pd.Series(fit, index=rows.index, name="fit")
+        values = values_at(index)
+        fit[rows.complete] = values.mean(axis=0)
         alpha = (1.0 - level) / 2.0
         bounds = np.full((2, rows.complete.size), np.nan)
         bounds[:, rows.complete] = np.quantile(values, [alpha, 1.0 - alpha], axis=0)

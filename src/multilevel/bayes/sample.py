@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 
 from multilevel.bayes.density import Site, Structure
 from multilevel.bayes.model import Standardized
-from multilevel.bayes.priors import ResolvedPriors
+from multilevel.bayes.resolve import ResolvedPriors
 from multilevel.errors import ModelError, NotSupportedError
 
 FloatArray = NDArray[np.float64]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -204,20 +205,27 @@ class ColumnLevels:
             return tuple(_r_number(float(v)) for v in self.values)
         return tuple(str(v) for v in self.values)
 
+    @cached_property
+    def _lookup(self) -> pd.Index:
+        """The levels as the index rows are looked up in (built, and hashed, once per process)."""
+        if self.kind == "numeric":
+            return pd.Index(np.asarray(self.values, dtype=float))
+        if self.kind == "string":
+            return pd.Index(np.asarray([str(v) for v in self.values], dtype=object))
+        return self.values
+
     def codes(self, col: pd.Series) -> IntArray:
         """Position of each value among the levels (-1 for a value not among them)."""
         col = normalize(col)
         if self.kind == "numeric":
-            index = pd.Index(np.asarray(self.values, dtype=float))
-            return np.asarray(index.get_indexer(pd.Index(col.to_numpy(dtype=float))), dtype=np.intp)
-        if self.kind == "string":
-            index = pd.Index(np.asarray([str(v) for v in self.values], dtype=object))
-            values = col.astype(str).to_numpy(dtype=object)
-            return np.asarray(index.get_indexer(pd.Index(values)), dtype=np.intp)
-        if isinstance(col.dtype, pd.CategoricalDtype):
-            mapping = np.append(self.values.get_indexer(col.cat.categories), -1)
-            return np.asarray(mapping[col.cat.codes.to_numpy()], dtype=np.intp)
-        found = self.values.get_indexer(pd.Index(col.to_numpy(dtype=object)))
+            found = self._lookup.get_indexer(pd.Index(col.to_numpy(dtype=float)))
+        elif self.kind == "string":
+            found = self._lookup.get_indexer(pd.Index(col.astype(str).to_numpy(dtype=object)))
+        elif isinstance(col.dtype, pd.CategoricalDtype):
+            mapping = np.append(self._lookup.get_indexer(col.cat.categories), -1)
+            found = mapping[col.cat.codes.to_numpy()]
+        else:
+            found = self._lookup.get_indexer(pd.Index(col.to_numpy(dtype=object)))
         return np.asarray(found, dtype=np.intp)
 
     def template(self, m: int) -> pd.Series:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from multilevel.design import Design
-from multilevel.errors import NotSupportedError
+from multilevel.errors import ModelError, NotSupportedError
 from multilevel.result import LMMResult
 
 
@@ -114,7 +114,7 @@ class DaskLMMResult(LMMResult):
                 "DataFrame (e.g. ddf.head(1000)) for intervals"
             )
         if opts.get("type", "response") not in ("response", "link"):
-            raise NotSupportedError(f"type must be 'response' or 'link', not {opts['type']!r}")
+            raise ModelError(f"type must be 'response' or 'link', not {opts['type']!r}")
         return predict_dask(
             self,
             self.data if newdata is None else newdata,
