@@ -203,6 +203,18 @@ def fit(
     1743.628
     """
     if method == "bayes":
+        ignored = [
+            name
+            for name, given in (("reml", reml is not True), ("control", control is not None),
+                                ("nagq", nagq != 1))
+            if given
+        ]
+        if ignored:
+            raise NotSupportedError(
+                f"{', '.join(ignored)} only apply to likelihood fits, not to method='bayes': "
+                "drop them (the Bayesian fit samples the full posterior; its options are "
+                "draws, warmup, chains, seed, priors, chain_method, target_accept)"
+            )
         from multilevel.bayes import fit_bayes
 
         return fit_bayes(

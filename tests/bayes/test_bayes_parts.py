@@ -142,6 +142,10 @@ def test_rhat_and_ess_agree_with_arviz():
     assert diag.rhat(x) == pytest.approx(float(az.rhat(x, method="rank")), abs=1e-3)
     assert diag.ess_bulk(x) == pytest.approx(float(az.ess(x, method="bulk")), rel=0.03)
     assert np.isnan(diag.rhat(np.ones((2, 50))))
+    # A very short, strongly autocorrelated chain: no estimate rather than a negative ESS.
+    short = np.cumsum(rng.normal(size=(1, 10)), axis=1)
+    ess = diag.ess_bulk(short)
+    assert np.isnan(ess) or ess > 0
     msgs = diag.sampler_messages(np.array([[True, False]]), np.array([[1023, 3]]), 10,
                                  {"a": 1.05}, {"a": 10.0})
     assert len(msgs) == 4 and "divergent" in msgs[0] and "tree depth" in msgs[1]
@@ -187,6 +191,9 @@ def test_bad_options():
         ml.fit("y ~ x + (1|g)", data, method="bayes", link="log")
     with pytest.raises(TypeError):
         ml.fit("y ~ x + (1|g)", data, method="bayes", seed=1.5)
+    for option in ({"reml": False}, {"nagq": 5}, {"control": {"optimizer": "newuoa"}}):
+        with pytest.raises(ml.NotSupportedError, match=f"{next(iter(option))} only apply"):
+            ml.fit("y ~ x + (1|g)", data, method="bayes", **option)
 
 
 def test_vectorized_chains_and_a_strong_prior():

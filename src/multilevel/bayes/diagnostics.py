@@ -61,7 +61,9 @@ def ess_bulk(x: FloatArray) -> float:
     x = np.asarray(x, dtype=float)
     if not _usable(x):
         return float("nan")
-    return float(effective_sample_size(z_scale(split_chains(x))))
+    ess = float(effective_sample_size(z_scale(split_chains(x))))
+    # Geyer's estimator can return a non-positive value for very short chains: no estimate.
+    return ess if np.isfinite(ess) and ess > 0 else float("nan")
 
 
 def sampler_messages(
