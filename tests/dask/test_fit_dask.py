@@ -104,7 +104,7 @@ def test_insteval_reference_system(client) -> None:
     memory = pls_system(build_design(formula, data))
     assert system.nobs == memory.nobs
     np.testing.assert_allclose(system.a11, memory.a11, rtol=1e-12)
-    np.testing.assert_allclose(system.zz_sparse[0].toarray(), memory.zz_sparse[0].toarray(),
+    np.testing.assert_allclose(system.zz_csr[0].toarray(), memory.zz_csr[0].toarray(),
                                rtol=1e-12)
     np.testing.assert_allclose(system.zz_dense[(1, 1)], memory.zz_dense[(1, 1)], rtol=1e-12)
     for a, b in zip(system.xyz, memory.xyz, strict=True):

@@ -195,9 +195,9 @@ def _merge(parts: list[PartitionStats], target: IntArray | None) -> PartitionSta
     a11, xyz0, range0 = _first_term(parts, target)
     zz_sparse = []
     for j in range(len(first.zz_sparse)):
-        total = first.zz_sparse[j]
+        total = first.zz_csr[j]
         for other in systems[1:]:
-            total = total + other.zz_sparse[j]
+            total = total + other.zz_csr[j]
         zz_sparse.append(sp.csr_matrix(total))
     zz_dense = {k: _sum([s.zz_dense[k] for s in systems]) for k in first.zz_dense}
     xyz = (xyz0, *(_sum([s.xyz[k] for s in systems]) for k in range(1, len(first.xyz))))

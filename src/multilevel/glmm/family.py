@@ -94,7 +94,7 @@ LINKS: dict[str, Link] = {
 def _ylogy(y: FloatArray, mu: FloatArray) -> FloatArray:
     """y log(y/μ) with 0 log 0 = 0."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / mu), 0.0)
+        return np.asarray(special.xlogy(y, np.where(y > 0, y / mu, 1.0)), dtype=float)
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,11 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 from numpy.typing import NDArray
+from scipy.linalg.lapack import dpotrf, dtrtrs
 
-from multilevel.linalg.blockdiag import (
-    batched_cholesky,
-    batched_lower_inverse,
-    blockdiag_sparse,
-    right_multiply_blocks,
-)
-from multilevel.linalg.sparse import left_multiply_blocks
+from multilevel.linalg import kernels
+from multilevel.linalg.blockdiag import batched_cholesky, batched_lower_inverse
+from multilevel.linalg.blocksparse import BlockSparse
 from multilevel.lmm.system import PLSSystem
 
 FloatArray = NDArray[np.float64]
@@ -48,8 +45,8 @@ class BlockedFactor:
         First diagonal block, (n₁, q₁, q₁) lower-triangular stack.
     p1
         Λ₁ L₁₁⁻ᵀ per level, (n₁, q₁, q₁): maps a spherical solve back to term 1's scale.
-    l_sparse
-        L_j1 for j ≥ 2 (sparse).
+    l_blocks
+        L_j1 for j ≥ 2, block-sparse on the pattern of Z_jᵀZ₁ (:attr:`l_sparse` as SciPy).
     l_dense
         L_ji for 2 ≤ i ≤ j (dense, 0-based keys).
     l_x
@@ -62,10 +59,15 @@ class BlockedFactor:
     lambdas: tuple[FloatArray, ...]
     l11: FloatArray
     p1: FloatArray
-    l_sparse: tuple[sp.csr_matrix, ...]
+    l_blocks: tuple[BlockSparse, ...]
     l_dense: dict[tuple[int, int], FloatArray]
     l_x: tuple[FloatArray, ...]
     l_xx: FloatArray
+
+    @property
+    def l_sparse(self) -> tuple[sp.csr_matrix, ...]:
+        """L_j1 for j ≥ 2 as SciPy CSR matrices."""
+        return tuple(b.csr for b in self.l_blocks)
 
     @property
     def pwrss(self) -> float:
@@ -75,27 +77,50 @@ class BlockedFactor:
     def logdet_l(self) -> float:
         """log |L_θ|² over the random-effects blocks."""
         q1 = self.l11.shape[1]
-        total = 2.0 * float(np.sum(np.log(self.l11[:, np.arange(q1), np.arange(q1)])))
+        if q1 == 1:
+            total = 2.0 * float(np.log(self.l11.ravel()).sum())
+        else:
+            idx = np.arange(q1)
+            total = 2.0 * float(np.log(self.l11[:, idx, idx]).sum())
         for (j, i), block in self.l_dense.items():
             if i == j:
-                total += 2.0 * float(np.sum(np.log(np.diag(block))))
+                total += 2.0 * float(np.log(block.diagonal()).sum())
         return total
 
     def logdet_rx(self) -> float:
         """log |R_X|² of the fixed-effects block (for REML)."""
-        return 2.0 * float(np.sum(np.log(np.diag(self.l_xx)[:-1])))
+        return 2.0 * float(np.log(self.l_xx.diagonal()[:-1]).sum())
 
 
 def _chol_lower(a: FloatArray) -> FloatArray:
-    try:
-        return np.asarray(np.linalg.cholesky(a), dtype=np.float64)
-    except np.linalg.LinAlgError as exc:
-        raise NotPositiveDefinite(str(exc)) from exc
+    """Lower Cholesky factor (LAPACK dpotrf; only the lower triangle of ``a`` is read)."""
+    # The transpose of a C-ordered array is Fortran-ordered: LAPACK works on it in place, and
+    # the upper factor U of aᵀ (read from its upper triangle, a's lower) gives L = Uᵀ.
+    c, info = dpotrf(a.T, lower=0, clean=1, overwrite_a=1)
+    if info != 0:
+        raise NotPositiveDefinite(f"leading minor {info} is not positive definite")
+    return np.asarray(c).T
 
 
 def _right_solve_lt(b: FloatArray, l: FloatArray) -> FloatArray:
     """b L⁻ᵀ for lower-triangular L: solve X Lᵀ = b, i.e. L Xᵀ = bᵀ."""
-    return sla.solve_triangular(l, b.T, lower=True, check_finite=False).T
+    x, info = dtrtrs(l.T, b.T, lower=0, trans=1)
+    if info != 0:
+        raise NotPositiveDefinite(f"singular triangular factor ({info})")
+    return np.asarray(x).T
+
+
+def _lower_blocks(a: BlockSparse, lam_j: FloatArray, p1: FloatArray) -> BlockSparse:
+    """L_j1 = Λ_jᵀ A_j1 blockdiag(P₁) on A's pattern."""
+    qj, q1 = a.block_shape
+    cols = a.pattern.cols
+    if qj == 1 and q1 == 1:
+        vals = a.values * (lam_j[0, 0] * p1[cols])[:, None, None]
+    elif q1 == 1:
+        vals = np.einsum("yx,nyt->nxt", lam_j, a.values) * p1[cols][:, None, None]
+    else:
+        vals = np.einsum("yx,nyt,ntu->nxu", lam_j, a.values, p1[cols], optimize=True)
+    return BlockSparse(a.pattern, vals)
 
 
 def update_factor(system: PLSSystem, theta: FloatArray) -> BlockedFactor:
@@ -114,8 +139,7 @@ def update_factor(system: PLSSystem, theta: FloatArray) -> BlockedFactor:
     """
     theta = np.asarray(theta, dtype=float)
     lambdas = tuple(system.layout.factors(theta))
-    terms = system.terms
-    nterms = len(terms)
+    nterms = len(system.terms)
     lam1 = lambdas[0]
     q1 = lam1.shape[0]
 
@@ -130,24 +154,18 @@ def update_factor(system: PLSSystem, theta: FloatArray) -> BlockedFactor:
         l11 = batched_cholesky(m)
         p1 = np.matmul(lam1, np.transpose(batched_lower_inverse(l11), (0, 2, 1)))
 
-    # Blocks below the first: sparse L_j1 = Λ_jᵀ A_j1 blockdiag(P₁).
-    l_sparse = []
-    for j in range(1, nterms):
-        a = system.zz_sparse[j - 1]
-        if q1 == 1:
-            b = a.copy()
-            b.data *= p1[b.indices, 0, 0]
-        else:
-            b = sp.csr_matrix(a @ blockdiag_sparse(p1))
-        l_sparse.append(left_multiply_blocks(lambdas[j].T, b, terms[j].nlevels))
+    # Blocks below the first: L_j1 = Λ_jᵀ A_j1 blockdiag(P₁) on the fixed pattern.
+    p1_flat = p1[:, 0, 0] if q1 == 1 else p1
+    l_blocks = tuple(
+        _lower_blocks(a, lambdas[j + 1], p1_flat) for j, a in enumerate(system.zz_blocks)
+    )
 
     # Later diagonal and off-diagonal blocks, dense.
     l_dense: dict[tuple[int, int], FloatArray] = {}
     for j in range(1, nterms):
         for i in range(1, j + 1):
-            block = _lambda_right(system.zz_dense[(j, i)], lambdas[i])
-            block = _lambda_right(block.T, lambdas[j]).T
-            block -= (l_sparse[j - 1] @ l_sparse[i - 1].T).toarray()
+            block = _lambda_both(system.zz_dense[(j, i)], lambdas[j], lambdas[i])
+            kernels.downdate(block, l_blocks[j - 1], l_blocks[i - 1], lower=(i == j))
             for k in range(1, i):
                 block -= l_dense[(j, k)] @ l_dense[(i, k)].T
             if i == j:
@@ -157,10 +175,10 @@ def update_factor(system: PLSSystem, theta: FloatArray) -> BlockedFactor:
                 l_dense[(j, i)] = _right_solve_lt(block, l_dense[(i, i)])
 
     # Rows of [X y].
-    l_x = [right_multiply_blocks(system.xyz[0], p1)]
+    l_x = [_right_multiply_first(system.xyz[0], p1)]
     for j in range(1, nterms):
         block = _lambda_right(system.xyz[j], lambdas[j])
-        block -= np.asarray((l_sparse[j - 1] @ l_x[0].T).T)
+        block -= kernels.times_transpose(l_x[0], l_blocks[j - 1])
         for k in range(1, j):
             block -= l_x[k] @ l_dense[(j, k)].T
         l_x.append(_right_solve_lt(block, l_dense[(j, j)]))
@@ -174,11 +192,21 @@ def update_factor(system: PLSSystem, theta: FloatArray) -> BlockedFactor:
         lambdas=lambdas,
         l11=l11,
         p1=p1,
-        l_sparse=tuple(l_sparse),
+        l_blocks=l_blocks,
         l_dense=l_dense,
         l_x=tuple(l_x),
         l_xx=l_xx,
     )
+
+
+def _right_multiply_first(dense: FloatArray, p1: FloatArray) -> FloatArray:
+    """``dense @ blockdiag(P₁)``."""
+    r = dense.shape[0]
+    n, q, _ = p1.shape
+    if q == 1:
+        return dense * p1[:, 0, 0]
+    out = np.matmul(np.transpose(dense.reshape(r, n, q), (1, 0, 2)), p1)
+    return np.transpose(out, (1, 0, 2)).reshape(r, n * q)
 
 
 def _lambda_right(b: FloatArray, lam: FloatArray) -> FloatArray:
@@ -190,13 +218,25 @@ def _lambda_right(b: FloatArray, lam: FloatArray) -> FloatArray:
     return np.einsum("rnk,kj->rnj", b.reshape(r, -1, q), lam).reshape(r, -1)
 
 
+def _lambda_both(a: FloatArray, lam_j: FloatArray, lam_i: FloatArray) -> FloatArray:
+    """blockdiag(Λ_j)ᵀ A blockdiag(Λ_i), a new C-contiguous array."""
+    qj, qi = lam_j.shape[0], lam_i.shape[0]
+    if qj == 1 and qi == 1:
+        return a * (lam_j[0, 0] * lam_i[0, 0])
+    block = _lambda_right(a, lam_i)
+    return np.ascontiguousarray(_lambda_right(block.T, lam_j).T)
+
+
 def _chol_with_response(xx: FloatArray) -> FloatArray:
     """Cholesky of the [X y] block; a zero residual gives a zero last element, not an error."""
     p = xx.shape[0] - 1
+    c, info = dpotrf(xx, lower=1, clean=1)
+    if info == 0:
+        return np.asarray(c)
     out = np.zeros_like(xx)
     if p > 0:
-        out[:p, :p] = _chol_lower(xx[:p, :p])
-        out[p, :p] = np.linalg.solve(out[:p, :p], xx[p, :p])
+        out[:p, :p] = _chol_lower(xx[:p, :p].copy())
+        out[p, :p] = sla.solve_triangular(out[:p, :p], xx[p, :p], lower=True)
     r2 = xx[p, p] - float(out[p, :p] @ out[p, :p])
     out[p, p] = np.sqrt(max(r2, 0.0))
     return out

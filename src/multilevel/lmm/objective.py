@@ -105,8 +105,10 @@ def estimates(system: PLSSystem, factor: BlockedFactor, reml: bool) -> Estimates
         for j in range(k + 1, nterms):
             uj = u[j]
             assert uj is not None
-            lower = factor.l_sparse[j - 1] if k == 0 else factor.l_dense[(j, k)]
-            rhs = rhs - lower.T @ uj
+            if k == 0:
+                rhs = rhs - factor.l_blocks[j - 1].transpose_matvec(uj)
+            else:
+                rhs = rhs - factor.l_dense[(j, k)].T @ uj
         if k == 0:
             q1 = factor.l11.shape[1]
             r = rhs.reshape(-1, q1)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from multilevel.linalg.blocksparse import BlockPattern, BlockSparse
 from multilevel.lmm.system import PLSSystem, TermBlock
 from multilevel.lmm.theta import ThetaLayout
 
@@ -53,16 +53,23 @@ def _pairs(a: TermBlock, b: TermBlock) -> PairMap:
     )
 
 
-def _pair_products(
-    pm: PairMap, za: FloatArray, zb: FloatArray, w: FloatArray
-) -> tuple[FloatArray, IntArray, IntArray]:
-    """Entries of Z_aᵀ W Z_b on the pair pattern: values, row and column indices."""
+def _block_products(pm: PairMap, za: FloatArray, zb: FloatArray, w: FloatArray) -> FloatArray:
+    """The (npairs, qa, qb) blocks of Z_aᵀ W Z_b, one per pair, in pair order."""
     qa, qb = za.shape[1], zb.shape[1]
     vals = np.empty((pm.npairs, qa, qb))
     for r in range(qa):
         wr = w * za[:, r]
         for c in range(qb):
             vals[:, r, c] = np.bincount(pm.pair, weights=wr * zb[:, c], minlength=pm.npairs)
+    return vals
+
+
+def _pair_products(
+    pm: PairMap, za: FloatArray, zb: FloatArray, w: FloatArray
+) -> tuple[FloatArray, IntArray, IntArray]:
+    """Entries of Z_aᵀ W Z_b on the pair pattern: values, row and column indices."""
+    qa, qb = za.shape[1], zb.shape[1]
+    vals = _block_products(pm, za, zb, w)
     rows = (pm.rows[:, None, None] * qa + np.arange(qa)[None, :, None]).repeat(qb, axis=2)
     cols = (pm.cols[:, None, None] * qb + np.arange(qb)[None, None, :]).repeat(qa, axis=1)
     return vals.ravel(), rows.ravel(), cols.ravel()
@@ -80,15 +87,15 @@ class SystemStructure:
         Random-effects terms in engine order (unweighted).
     pairs
         Pair maps for every (j, i) with j > i (and (j, j) for j ≥ 1), keyed by term positions.
-    sparse_order
-        For each j ≥ 1, the permutation that puts the entries of Z_jᵀZ₁ in CSR order, with the
-        CSR index arrays.
+    blocks
+        For each j ≥ 1: the block pattern of Z_jᵀZ₁ and the permutation from the pair order of
+        ``pairs[(j, 0)]`` to the pattern's column-major order.
     """
 
     X: FloatArray
     terms: tuple[TermBlock, ...]
     pairs: dict[tuple[int, int], PairMap]
-    csr_parts: tuple[tuple[IntArray, IntArray, IntArray], ...]
+    blocks: tuple[tuple[BlockPattern, IntArray], ...]
 
     @classmethod
     def build(
@@ -97,26 +104,16 @@ class SystemStructure:
         """Find the patterns and index maps for X and the terms (engine order)."""
         terms = tuple(terms)
         pairs: dict[tuple[int, int], PairMap] = {}
-        csr_parts = []
+        blocks = []
         for j in range(1, len(terms)):
             for i in range(j + 1):
                 pairs[(j, i)] = _pairs(terms[j], terms[i])
             pm = pairs[(j, 0)]
-            qa, qb = terms[j].q, terms[0].q
-            rows = (
-                (pm.rows[:, None, None] * qa + np.arange(qa)[None, :, None])
-                .repeat(qb, axis=2)
-                .ravel()
-            )
-            cols = (
-                (pm.cols[:, None, None] * qb + np.arange(qb)[None, None, :])
-                .repeat(qa, axis=1)
-                .ravel()
-            )
-            order = np.lexsort((cols, rows))
-            indptr = np.searchsorted(rows[order], np.arange(terms[j].size + 1)).astype(np.intp)
-            csr_parts.append((order.astype(np.intp), cols[order].astype(np.intp), indptr))
-        return cls(np.asarray(X, dtype=float), terms, pairs, tuple(csr_parts))
+            order = np.lexsort((pm.rows, pm.cols)).astype(np.intp)
+            pattern = BlockPattern.from_pairs(pm.rows, pm.cols, terms[j].nlevels,
+                                              terms[0].nlevels)
+            blocks.append((pattern, order))
+        return cls(np.asarray(X, dtype=float), terms, pairs, tuple(blocks))
 
     def assemble(self, y: FloatArray, weights: FloatArray | None = None) -> PLSSystem:
         """The PLS system for a response and prior/working weights.
@@ -150,11 +147,9 @@ class SystemStructure:
         zz_sparse = []
         zz_dense: dict[tuple[int, int], FloatArray] = {}
         for j in range(1, len(terms)):
-            vals, _, _ = _pair_products(self.pairs[(j, 0)], terms[j].z, first.z, w)
-            order, indices, indptr = self.csr_parts[j - 1]
-            zz_sparse.append(
-                sp.csr_matrix((vals[order], indices, indptr), shape=(terms[j].size, first.size))
-            )
+            vals = _block_products(self.pairs[(j, 0)], terms[j].z, first.z, w)
+            pattern, order = self.blocks[j - 1]
+            zz_sparse.append(BlockSparse(pattern, vals[order]))
             for i in range(1, j + 1):
                 vals, rows, cols = _pair_products(self.pairs[(j, i)], terms[j].z, terms[i].z, w)
                 dense = np.zeros((terms[j].size, terms[i].size))

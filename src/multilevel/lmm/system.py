@@ -10,11 +10,14 @@ square roots on the rows before the products are formed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from multilevel.linalg.blocksparse import BlockSparse
 from multilevel.linalg.sparse import term_matrix
 from multilevel.lmm.theta import ThetaLayout
 
@@ -68,7 +71,9 @@ class PLSSystem:
     a11
         Z₁ᵀZ₁ as an (n₁, q₁, q₁) stack of blocks.
     zz_sparse
-        Z_jᵀZ₁ for j ≥ 2, sparse.
+        Z_jᵀZ₁ for j ≥ 2: block-sparse (:class:`~multilevel.linalg.blocksparse.BlockSparse`,
+        as :class:`~multilevel.lmm.structure.SystemStructure` makes them) or SciPy sparse
+        matrices; :attr:`zz_blocks` and :attr:`zz_csr` give either form.
     zz_dense
         Z_jᵀZ_i for 2 ≤ i ≤ j, dense, keyed ``(j, i)`` with 0-based term positions.
     xyz
@@ -84,12 +89,28 @@ class PLSSystem:
     terms: tuple[TermBlock, ...]
     layout: ThetaLayout
     a11: FloatArray
-    zz_sparse: tuple[sp.csr_matrix, ...]
+    zz_sparse: tuple[Any, ...]
     zz_dense: dict[tuple[int, int], FloatArray]
     xyz: tuple[FloatArray, ...]
     xyxy: FloatArray
     nobs: int
     log_weights: float
+
+    @cached_property
+    def zz_blocks(self) -> tuple[BlockSparse, ...]:
+        """Z_jᵀZ₁ for j ≥ 2 as block-sparse matrices (converted once if given as SciPy)."""
+        q1 = self.terms[0].q
+        return tuple(
+            m if isinstance(m, BlockSparse) else BlockSparse.from_csr(m, self.terms[j + 1].q, q1)
+            for j, m in enumerate(self.zz_sparse)
+        )
+
+    @cached_property
+    def zz_csr(self) -> tuple[sp.csr_matrix, ...]:
+        """Z_jᵀZ₁ for j ≥ 2 as SciPy CSR matrices."""
+        return tuple(
+            m.csr if isinstance(m, BlockSparse) else sp.csr_matrix(m) for m in self.zz_sparse
+        )
 
     @property
     def nfixed(self) -> int:
