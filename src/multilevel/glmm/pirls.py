@@ -5,6 +5,8 @@ modes and solves the same penalized least-squares system as a linear mixed model
 (:func:`multilevel.lmm.build_system` / :func:`~multilevel.lmm.update_factor`), with step-halving
 on the penalized deviance. With ``beta`` given, only the spherical random effects u are updated
 (Laplace and AGQ objectives); without, u and β are updated together (lme4's ``nAGQ = 0``).
+With β given and a single random-effects term, the system is block diagonal (one q × q block per
+level) and is solved directly from per-level sums, without forming the general system.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from multilevel.glmm.family import Family
+from multilevel.glmm.pirls_compiled import family_code, pirls_scalar
+from multilevel.linalg.blockdiag import batched_cholesky
 from multilevel.lmm import TermBlock, estimates, update_factor
 from multilevel.lmm.factor import BlockedFactor
 from multilevel.lmm.structure import SystemStructure
@@ -130,6 +134,48 @@ def random_part(problem: GLMMProblem, theta: FloatArray, u: FloatArray) -> Float
     return out
 
 
+def _single_term(
+    term: TermBlock, theta: FloatArray, lam: FloatArray, work: FloatArray, wts: FloatArray
+) -> tuple[FloatArray, BlockedFactor]:
+    """Conditional modes and L(θ) of a one-term model with β fixed: per level, u = M⁻¹ r with
+    M = Λᵀ Zᵀ W Z Λ + I and r = Λᵀ Zᵀ W work (the general system's answer, blockwise)."""
+    q, nlev, index = term.q, term.nlevels, term.index
+    if q == 1:
+        zl = term.z[:, 0] * lam[0, 0]
+        wz = wts * zl
+        m = np.bincount(index, weights=wz * zl, minlength=nlev) + 1.0
+        r = np.bincount(index, weights=wz * work, minlength=nlev)
+        l11 = np.sqrt(m)
+        u = r / m
+        l11_3 = l11.reshape(nlev, 1, 1)
+        p1 = (lam[0, 0] / l11).reshape(nlev, 1, 1)
+    else:
+        zl = term.z @ lam
+        wz = zl * wts[:, None]
+        blocks = np.empty((nlev, q, q))
+        rhs = np.empty((nlev, q))
+        for a in range(q):
+            rhs[:, a] = np.bincount(index, weights=wz[:, a] * work, minlength=nlev)
+            for c in range(a, q):
+                blocks[:, a, c] = np.bincount(index, weights=wz[:, a] * zl[:, c], minlength=nlev)
+                blocks[:, c, a] = blocks[:, a, c]
+        blocks[:, np.arange(q), np.arange(q)] += 1.0
+        l11_3 = batched_cholesky(blocks)
+        u = np.linalg.solve(blocks, rhs[:, :, None])[:, :, 0].ravel()
+        p1 = np.matmul(lam, np.linalg.inv(np.transpose(l11_3, (0, 2, 1))))
+    factor = BlockedFactor(
+        theta=theta,
+        lambdas=(lam,),
+        l11=l11_3,
+        p1=p1,
+        l_blocks=(),
+        l_dense={},
+        l_x=(np.zeros((1, term.size)),),
+        l_xx=np.zeros((1, 1)),
+    )
+    return np.asarray(u, dtype=float), factor
+
+
 def _pdev(problem: GLMMProblem, eta: FloatArray, u: FloatArray) -> tuple[float, FloatArray]:
     mu = problem.family.link.linkinv(eta)
     dev = float(np.sum(problem.family.dev_resids(problem.y, mu, problem.prior_weights)))
@@ -181,6 +227,28 @@ def pirls(
         assert beta is not None
         b_fixed = np.asarray(beta, dtype=float)
     structure = problem.structure_ub if update_beta else problem.structure_u
+    if not update_beta and len(problem.terms) == 1 and problem.terms[0].q == 1:
+        code = family_code(fam)
+        if code is not None:
+            term = problem.terms[0]
+            lam = float(theta[0])
+            out = pirls_scalar(
+                problem.y, problem.prior_weights, problem.offset + problem.X @ b_fixed,
+                term.z[:, 0] * lam, term.index, term.nlevels, u, code, tol, utol, maxiter,
+            )
+            if out is not None:
+                u, eta, mu, iteration, converged, ldiag = out
+                factor = BlockedFactor(
+                    theta=np.asarray(theta, dtype=float),
+                    lambdas=(np.array([[lam]]),),
+                    l11=ldiag.reshape(-1, 1, 1),
+                    p1=(lam / ldiag).reshape(-1, 1, 1),
+                    l_blocks=(),
+                    l_dense={},
+                    l_x=(np.zeros((1, term.size)),),
+                    l_xx=np.zeros((1, 1)),
+                )
+                return _finish(problem, u, b_fixed, eta, mu, factor, iteration, converged)
     if update_beta and beta0 is None and u0 is None:
         # GLM-style start from the data; the first step is then always taken.
         eta = fam.link.linkfun(fam.initial_mu(problem.y, problem.prior_weights))
@@ -192,16 +260,22 @@ def pirls(
     converged = False
     iteration = 0
     factor = None
+    single = not update_beta and len(problem.terms) == 1
+    lam1 = problem.layout.factors(theta)[0]
     for iteration in range(1, maxiter + 1):  # noqa: B007  (iteration count is reported)
         mu_eta = fam.link.mu_eta(eta)
         wts = problem.prior_weights * mu_eta**2 / fam.variance(mu)
         fixed_part = problem.offset if update_beta else problem.offset + problem.X @ b_fixed
         work = eta - fixed_part + (problem.y - mu) / mu_eta
-        system = structure.assemble(work, wts)
-        factor = update_factor(system, theta)
-        est = estimates(system, factor, reml=False)
-        u_new = np.concatenate([ui.ravel() for ui in est.u])
-        b_new = est.beta if update_beta else b_fixed
+        if single:
+            u_new, factor = _single_term(problem.terms[0], theta, lam1, work, wts)
+            b_new = b_fixed
+        else:
+            system = structure.assemble(work, wts)
+            factor = update_factor(system, theta)
+            est = estimates(system, factor, reml=False)
+            u_new = np.concatenate([ui.ravel() for ui in est.u])
+            b_new = est.beta if update_beta else b_fixed
         step = 1.0
         accepted = False
         for _ in range(30):
@@ -229,8 +303,26 @@ def pirls(
     # L(θ) at the converged weights, so that log|L|² matches the conditional modes.
     mu_eta = fam.link.mu_eta(eta)
     wts = problem.prior_weights * mu_eta**2 / fam.variance(mu)
-    system = problem.structure_u.assemble(np.zeros(n), wts)
-    factor = update_factor(system, theta)
+    if single:
+        factor = _single_term(problem.terms[0], theta, lam1, np.zeros(n), wts)[1]
+    else:
+        system = problem.structure_u.assemble(np.zeros(n), wts)
+        factor = update_factor(system, theta)
+    return _finish(problem, u, b_fixed, eta, mu, factor, iteration, converged)
+
+
+def _finish(
+    problem: GLMMProblem,
+    u: FloatArray,
+    b_fixed: FloatArray,
+    eta: FloatArray,
+    mu: FloatArray,
+    factor: BlockedFactor,
+    iteration: int,
+    converged: bool,
+) -> PirlsState:
+    """The PIRLS state with the deviance and full conditional log-likelihood at μ."""
+    fam = problem.family
     dev = float(np.sum(fam.dev_resids(problem.y, mu, problem.prior_weights)))
     m2ll = float(np.sum(fam.loglik_terms(problem.y, mu, problem.prior_weights, dev)))
     if fam.has_dispersion:
