@@ -259,7 +259,6 @@ def pirls(
         pdev, mu = _pdev(problem, eta, u)
     converged = False
     iteration = 0
-    factor = None
     single = not update_beta and len(problem.terms) == 1
     lam1 = problem.layout.factors(theta)[0]
     for iteration in range(1, maxiter + 1):  # noqa: B007  (iteration count is reported)
