@@ -56,7 +56,16 @@ def objective(system: PLSSystem, theta: FloatArray, reml: bool = True) -> float:
 
 
 def make_objective(system: PLSSystem, reml: bool = True) -> Callable[[FloatArray], float]:
-    """The objective as a function of θ alone (lme4's ``devFunOnly``)."""
+    """The objective as a function of θ alone (lme4's ``devFunOnly``).
+
+    Small one-term models get the compiled equivalent of :func:`objective`
+    (:mod:`multilevel.lmm.compiled`), which returns the same values.
+    """
+    from multilevel.lmm.compiled import single_term_objective
+
+    fast = single_term_objective(system, reml)
+    if fast is not None:
+        return fast
 
     def fun(theta: FloatArray) -> float:
         return objective(system, np.asarray(theta, dtype=float), reml)
