@@ -58,12 +58,14 @@ def objective(system: PLSSystem, theta: FloatArray, reml: bool = True) -> float:
 def make_objective(system: PLSSystem, reml: bool = True) -> Callable[[FloatArray], float]:
     """The objective as a function of θ alone (lme4's ``devFunOnly``).
 
-    Small one-term models get the compiled equivalent of :func:`objective`
-    (:mod:`multilevel.lmm.compiled`), which returns the same values.
+    Small models get equivalent fast paths that return the same values: one-term models a
+    compiled kernel (:mod:`multilevel.lmm.compiled`), models with few random effects in all one
+    dense factorization (:mod:`multilevel.lmm.dense`).
     """
     from multilevel.lmm.compiled import single_term_objective
+    from multilevel.lmm.dense import dense_objective
 
-    fast = single_term_objective(system, reml)
+    fast = single_term_objective(system, reml) or dense_objective(system, reml)
     if fast is not None:
         return fast
 
