@@ -1,4 +1,4 @@
-"""GLMM results are refused with NotSupportedError; plots draw."""
+"""What GLMM results do not offer is refused with NotSupportedError; plots draw."""
 
 from __future__ import annotations
 
@@ -24,21 +24,34 @@ def glmm():
 @pytest.mark.parametrize(
     "call",
     [
-        lambda m: m.coef_table(),
         lambda m: m.anova(),
         lambda m: m.vcov_robust(),
         lambda m: m.emmeans("period"),
-        lambda m: m.confint(),
-        lambda m: m.profile(),
-        lambda m: m.simulate(),
-        lambda m: m.ranef_table(),
-        lambda m: m.r2(),
-        lambda m: ml.bootstrap(m, 2, progress=False),
+        lambda m: m.coef_table(ddf="satterthwaite"),
+        lambda m: m.coef_table(ddf="kenward-roger"),
     ],
 )
 def test_glmm_not_supported(glmm, call):
     with pytest.raises(ml.NotSupportedError):
         call(glmm)
+
+
+def test_glmm_ddf_message(glmm):
+    with pytest.raises(ml.NotSupportedError, match="Wald z tests"):
+        glmm.coef_table(ddf="satterthwaite")
+    assert glmm.coef_table(ddf=None).equals(glmm.coef_table())
+
+
+def test_anova_refuses_lmm_with_glmm(glmm):
+    cbpp = glmm.data.assign(prop=glmm.data["incidence"] / glmm.data["size"])
+    lmm = ml.fit("prop ~ period + (1 | herd)", cbpp)
+    with pytest.raises(ml.ModelError, match="not comparable"):
+        ml.anova(lmm, glmm)
+
+
+def test_glmm_plots(glmm):
+    fig = glmm.plot.caterpillar()
+    assert len([a for a in fig.axes if a.get_visible()]) == 1
 
 
 def test_plots(sleep_fit):

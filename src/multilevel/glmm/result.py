@@ -107,8 +107,10 @@ class GLMMResult(FittedMixedModel, InferenceMethods, WorkflowMethods, ReportMeth
 
     @property
     def npar(self) -> int:
-        """Number of parameters: fixed effects, θ (and the negative binomial's θ)."""
-        return self.beta.size + self.theta.size + (self.nb_theta_opt is not None)
+        """Number of parameters: fixed effects, θ, the negative binomial's θ and the scale of
+        Gamma and inverse Gaussian fits (as lme4's ``logLik`` df counts them)."""
+        extra = (self.nb_theta_opt is not None) + self.family.has_dispersion
+        return self.beta.size + self.theta.size + int(extra)
 
     @property
     def converged(self) -> bool:
@@ -166,8 +168,12 @@ class GLMMResult(FittedMixedModel, InferenceMethods, WorkflowMethods, ReportMeth
         re_form: Any = None,
         allow_new_levels: bool = False,
         type: str = "response",
-    ) -> pd.Series:
-        """Predictions on the link (η) or response (μ) scale.
+        interval: str | None = None,
+        level: float = 0.95,
+        nsim: int = 1000,
+        seed: Any = None,
+    ) -> pd.Series | pd.DataFrame:
+        """Predictions on the link (η) or response (μ) scale, optionally with intervals.
 
         Parameters
         ----------
@@ -179,14 +185,25 @@ class GLMMResult(FittedMixedModel, InferenceMethods, WorkflowMethods, ReportMeth
             Give levels not seen in fitting zero random effects (otherwise an error).
         type
             "response" (default) or "link".
+        interval
+            None, "confidence" (for the mean, on the scale of ``type``) or "prediction" (for a
+            new response), simulated: see :mod:`multilevel.inference.glmm_predict`.
+        level, nsim, seed
+            Interval level, number of simulations and seed (intervals only).
 
         Returns
         -------
-        Series
-            Predictions, NaN for rows of ``newdata`` with missing values.
+        Series or DataFrame
+            Predictions, NaN for rows of ``newdata`` with missing values; with ``interval``,
+            columns fit, lower, upper.
         """
         if type not in ("link", "response"):
             raise ModelError(f"type must be 'link' or 'response', not {type!r}")
+        if interval is not None:
+            from multilevel.inference.glmm_predict import predict_interval
+
+            return predict_interval(self, newdata, re_form, allow_new_levels, type, interval,
+                                    level, nsim, seed)
         if newdata is None and re_form is None:
             values = self.state.eta if type == "link" else self.state.mu
             return pd.Series(values, index=self.design.frame.rows, name=type)
@@ -223,7 +240,9 @@ class GLMMResult(FittedMixedModel, InferenceMethods, WorkflowMethods, ReportMeth
     @property
     def fitted(self) -> pd.Series:
         """Fitted means μ."""
-        return self.predict(type="response")
+        out = self.predict(type="response")
+        assert isinstance(out, pd.Series)
+        return out
 
     def resid(self, type: str = "deviance") -> pd.Series:
         """Residuals: ``"deviance"`` (default, as lme4), ``"pearson"`` or ``"response"``."""

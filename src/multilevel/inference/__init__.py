@@ -8,6 +8,12 @@ exposes them as methods of the result objects. Modules, one concept each:
 :mod:`~.profiler`, :mod:`~.profile` and :mod:`~.profile_exact` (likelihood profiles),
 :mod:`~.confint`, :mod:`~.refit`, :mod:`~.simulate`, :mod:`~.bootstrap`, :mod:`~.newdata` and
 :mod:`~.predict`, :mod:`~.ranef_var` (conditional variances), :mod:`~.r2`, :mod:`~.plots`.
+
+GLMMs (``ml.fit(..., family=...)``) share these entry points; what differs lives in small
+modules: :mod:`~.glmm_profiler` (the Laplace deviance profiled over θ and β),
+:mod:`~.glmm_refit` (refits reusing the fitted problem), :mod:`~.glmm_simulate` (draws from the
+family), :mod:`~.glmm_predict` (simulated intervals) and :mod:`~.latent` (latent-scale variance
+components for R²). GLMM fixed effects get Wald z tests.
 """
 
 from multilevel.inference.bootstrap import BootstrapResult, bootstrap

@@ -60,3 +60,31 @@ def response_vector(result: Any) -> FloatArray:
     d = result.design
     y = np.asarray(d.y, dtype=float)
     return y if d.offset is None else y - d.offset
+
+
+def has_scale(result: Any) -> bool:
+    """True when the model has a residual scale σ among its parameters: linear mixed models,
+    and GLMMs of the Gamma and inverse Gaussian families (lme4's ``useSc``)."""
+    if result_kind(result) == "lmm":
+        return True
+    return bool(result.family.has_dispersion)
+
+
+def variance_parameter_names(result: Any) -> list[str]:
+    """lme4's names of the variance parameters: ``sd_x|g``, ``cor_x.y|g`` per term, then
+    ``sigma`` when the model has a residual scale (not for binomial, Poisson or negative
+    binomial GLMMs)."""
+    from multilevel.inference.deviance import sdcor_names
+
+    terms = result.design.terms
+    names = sdcor_names([t.group for t in terms], [t.cnames for t in terms])
+    return names if has_scale(result) else names[:-1]
+
+
+def variance_parameter_values(result: Any) -> FloatArray:
+    """The standard deviations and correlations of each term (on VarCorr's scale: times σ for
+    models with a residual scale), then σ if the model has one."""
+    from multilevel.inference.deviance import theta_to_sdcor
+
+    values = theta_to_sdcor(result.layout, result.theta, float(result.sigma))
+    return values if has_scale(result) else values[:-1]

@@ -3,7 +3,8 @@
 Responses are simulated from the fit (seeded ``numpy.random.default_rng``; all draws are made
 up front, so results do not depend on ``n_jobs``), and the model is refitted to each by reusing
 its design: only the response rows of the PLS system change and the optimizer starts from the
-fitted θ.
+fitted θ. GLMMs are refitted the same way (:func:`~multilevel.inference.glmm_refit.refit_glmm`:
+the fitted problem with the simulated response, the optimizer starting from the fitted (θ, β)).
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from multilevel.errors import ModelError, MultilevelWarning
-from multilevel.inference._common import require_lmm
-from multilevel.inference.deviance import sdcor_names, theta_to_sdcor
+from multilevel.inference._common import (
+    result_kind,
+    variance_parameter_names,
+    variance_parameter_values,
+)
 from multilevel.inference.refit import refit
 from multilevel.inference.simulate import simulate_responses
 from multilevel.optimize import OptimizerControl
@@ -35,11 +39,19 @@ FloatArray = NDArray[np.float64]
 
 
 def default_statistic(result: Any) -> pd.Series:
-    """sd/cor of each random-effects term, σ, then the fixed effects (lme4's names)."""
-    terms = result.design.terms
-    names = sdcor_names([t.group for t in terms], [t.cnames for t in terms])
-    values = theta_to_sdcor(result.system.layout, result.theta, result.sigma)
-    return pd.concat([pd.Series(values, index=names), result.fixef.rename(None)])
+    """sd/cor of each random-effects term, σ (if the model has one), then the fixed effects
+    (lme4's names)."""
+    values = pd.Series(variance_parameter_values(result), index=variance_parameter_names(result))
+    return pd.concat([values, result.fixef.rename(None)])
+
+
+def refit_response(result: Any, y: FloatArray, control: OptimizerControl) -> Any:
+    """The model refitted to response ``y`` (an LMM or a GLMM)."""
+    if result_kind(result) == "glmm":
+        from multilevel.inference.glmm_refit import refit_glmm
+
+        return refit_glmm(result, y=y, control=control)
+    return refit(result, y=y, control=control)
 
 
 def _as_series(value: Any) -> pd.Series:
@@ -196,7 +208,7 @@ def _one(result: Any, statistic: Callable[[Any], Any], y: FloatArray,
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return _as_series(statistic(refit(result, y=y, control=control)))
+            return _as_series(statistic(refit_response(result, y, control)))
     except (ArithmeticError, ValueError, np.linalg.LinAlgError):
         return None
 
@@ -219,7 +231,11 @@ def bootstrap(
     Parameters
     ----------
     result
-        A fitted linear mixed model.
+        A fitted linear or generalized linear mixed model. A GLMM's responses are drawn from
+        its family (binomial with its trials, Poisson, negative binomial with θ̂, Gamma and
+        inverse Gaussian with dispersion σ̂²) and each refit re-estimates (θ, β) (and the
+        negative binomial's θ) from the fitted values; the refit's covariance of β̂ is
+        computed only if the statistic uses it.
     nsim
         Number of bootstrap samples.
     statistic
@@ -249,7 +265,7 @@ def bootstrap(
     >>> b.replicates.shape
     (20, 4)
     """
-    result = require_lmm(result, "bootstrap")
+    result_kind(result)
     stat = default_statistic if statistic is None else statistic
     rng = np.random.default_rng(seed)
     ys = simulate_responses(result, int(nsim), rng, re_form)

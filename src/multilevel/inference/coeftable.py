@@ -1,5 +1,8 @@
 """The table of fixed effects with tests: t tests with Satterthwaite, Kenward-Roger or residual
-denominator df, or z tests; optionally with a supplied (e.g. cluster-robust) covariance."""
+denominator df, or z tests; optionally with a supplied (e.g. cluster-robust) covariance.
+
+GLMMs get Wald z tests (lme4's ``summary`` of a ``glmer`` fit), from the covariance of β̂ given
+by the Hessian of the objective over (θ, β)."""
 
 from __future__ import annotations
 
@@ -9,8 +12,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from multilevel.errors import ModelError
-from multilevel.inference._common import require_lmm
+from multilevel.errors import ModelError, NotSupportedError
+from multilevel.inference._common import result_kind
 
 DEFAULT = "default"
 
@@ -63,7 +66,8 @@ def contrast_tests(
     Parameters
     ----------
     result
-        A fitted linear mixed model.
+        A fitted linear mixed model (or a GLMM, with ``vcov`` given and ddf None, "residual"
+        or a number).
     L
         Contrast matrix, one row per contrast, one column per fixed effect.
     ddf
@@ -76,7 +80,7 @@ def contrast_tests(
     """
     method = normalize_ddf(ddf)
     L = np.atleast_2d(np.asarray(L, dtype=float))
-    beta = np.asarray(result.estimates.beta, dtype=float)
+    beta = np.asarray(result.beta_hat, dtype=float)
     if vcov is not None:
         if method in ("satterthwaite", "kenward-roger"):
             raise ModelError(
@@ -134,6 +138,17 @@ def contrast_tests(
     )
 
 
+def check_glmm_ddf(ddf: Any) -> None:
+    """A GLMM's fixed effects get z tests only: a clear error for the df methods."""
+    if ddf == DEFAULT or normalize_ddf(ddf) is None:
+        return
+    raise NotSupportedError(
+        f"ddf={ddf!r} is not available for generalized linear mixed models: their fixed "
+        "effects are tested with Wald z tests (as lme4's summary of a glmer fit); use "
+        "ddf=None (the default for GLMMs)"
+    )
+
+
 def coef_table(
     result: Any, ddf: Any = DEFAULT, vcov: Any = None, level: float = 0.95
 ) -> pd.DataFrame:
@@ -142,11 +157,15 @@ def coef_table(
     Parameters
     ----------
     result
-        A fitted linear mixed model.
+        A fitted linear or generalized linear mixed model.
     ddf
         Denominator degrees of freedom: "satterthwaite" (default; lmerTest's method),
         "kenward-roger" (pbkrtest's adjusted covariance and df; REML fits), "residual"
-        (n - p), a number, or None for z tests. With ``vcov`` the default is None.
+        (n - p), a number, or None for z tests. With ``vcov`` the default is None. For GLMMs
+        the default, and the only test offered, is the Wald z test (lme4's ``summary``: for
+        Gamma and inverse Gaussian fits lme4 labels the column "t value" but takes the
+        p-value from the normal distribution, as here); Satterthwaite and Kenward-Roger raise
+        NotSupportedError.
     vcov
         A covariance matrix of β̂ to use instead of the model's, e.g.
         ``result.vcov_robust()``.
@@ -156,7 +175,8 @@ def coef_table(
     Returns
     -------
     DataFrame
-        Columns term, estimate, std.error, df, statistic, p.value, conf.low, conf.high.
+        Columns term, estimate, std.error, df, statistic, p.value, conf.low, conf.high (df is
+        inf for z tests).
 
     Examples
     --------
@@ -165,8 +185,12 @@ def coef_table(
     >>> round(float(m.coef_table()["df"].iloc[1]), 2)
     17.0
     """
-    result = require_lmm(result, "coef_table")
-    if ddf == DEFAULT:
+    if result_kind(result) == "glmm":
+        check_glmm_ddf(ddf)
+        ddf = None
+        if vcov is None:
+            vcov = result.vcov_matrix
+    elif ddf == DEFAULT:
         ddf = None if vcov is not None else "satterthwaite"
     p = len(result.design.xnames)
     table = contrast_tests(result, np.eye(p), ddf=ddf, vcov=vcov, level=level)

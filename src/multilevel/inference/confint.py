@@ -1,4 +1,10 @@
-"""Confidence intervals for the parameters of a mixed model (lme4's ``confint``)."""
+"""Confidence intervals for the parameters of a mixed model (lme4's ``confint``).
+
+Linear and generalized linear mixed models alike: for GLMMs the variance parameters are the sd
+and cor of each term (and σ for Gamma and inverse Gaussian fits), Wald intervals use the
+Hessian-based standard errors, profiles are of the Laplace (or AGQ) deviance over θ and β
+(:mod:`~multilevel.inference.glmm_profiler`), and bootstrap refits reuse the fitted problem.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +16,11 @@ import pandas as pd
 from scipy import stats
 
 from multilevel.errors import ModelError
-from multilevel.inference._common import require_lmm
-from multilevel.inference.deviance import sdcor_names
+from multilevel.inference._common import result_kind, variance_parameter_names
 
 
 def _names(result: Any) -> tuple[list[str], list[str]]:
-    terms = result.design.terms
-    return (sdcor_names([t.group for t in terms], [t.cnames for t in terms]),
-            list(result.design.xnames))
+    return variance_parameter_names(result), list(result.design.xnames)
 
 
 def _select(names: list[str], nvar: int, parm: Sequence[str] | str | None) -> list[str]:
@@ -39,7 +42,20 @@ def _select(names: list[str], nvar: int, parm: Sequence[str] | str | None) -> li
 
 
 def wald_confint(result: Any, level: float = 0.95) -> pd.DataFrame:
-    """β̂ ± z se for the fixed effects; NaN for the variance parameters (as lme4)."""
+    """β̂ ± z se for the fixed effects; NaN for the variance parameters (as lme4).
+
+    Parameters
+    ----------
+    result
+        A fitted linear or generalized linear mixed model.
+    level
+        Confidence level.
+
+    Returns
+    -------
+    DataFrame
+        Index: parameters (variance parameters first); columns lower, upper.
+    """
     var, fixed = _names(result)
     z = stats.norm.ppf(0.5 + level / 2.0)
     se = result.se.to_numpy()
@@ -67,16 +83,19 @@ def confint(
     Parameters
     ----------
     result
-        A fitted linear mixed model.
+        A fitted linear or generalized linear mixed model.
     method
         "profile" (likelihood profile, lme4's default: traces interpolated as lme4 does),
         "wald" (fixed effects only; NaN for variance parameters) or "boot" (parametric
-        bootstrap percentile intervals).
+        bootstrap percentile intervals). GLMMs are profiled over θ and β on the Laplace (or
+        AGQ) deviance as lme4's ``profile`` of a ``glmer`` fit; Gamma and inverse Gaussian
+        fits (with a free scale) cannot be profiled, as in lme4.
     level
         Confidence level.
     parm
         Parameter names (``sd_(Intercept)|g``, ``cor_x.(Intercept)|g``, ``sigma``, fixed
-        effects), "theta_", "beta_", or None for all.
+        effects), "theta_", "beta_", or None for all. GLMMs without a scale (binomial,
+        Poisson, negative binomial) have no ``sigma``.
     nsim, seed, n_jobs, boot_type, progress
         Bootstrap settings (``boot_type`` "perc", "basic" or "norm").
     exact
@@ -95,7 +114,7 @@ def confint(
     >>> round(float(ci.loc["Days", "lower"]), 3)
     7.438
     """
-    result = require_lmm(result, "confint")
+    result_kind(result)
     if not 0.0 < level < 1.0:
         raise ModelError(f"level must be between 0 and 1, got {level}")
     var, fixed = _names(result)

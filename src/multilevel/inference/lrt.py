@@ -14,6 +14,18 @@ from multilevel.errors import DataError, ModelError, MultilevelWarning
 from multilevel.inference._common import result_kind
 
 
+def _same_kind(models: Sequence[Any]) -> None:
+    """Linear and generalized linear mixed models have likelihoods of different kinds (a
+    density of a continuous response against a probability mass): refuse to compare them."""
+    kinds = [result_kind(m) for m in models]
+    if len(set(kinds)) > 1:
+        k = kinds.index("glmm") + 1
+        raise ModelError(
+            f"model {k} is a generalized linear mixed model and another is a linear mixed "
+            "model: their likelihoods are not comparable; compare models of one kind"
+        )
+
+
 def _same_data(models: Sequence[Any]) -> None:
     first = models[0]
     for k, m in enumerate(models[1:], start=2):
@@ -41,7 +53,8 @@ def lrt_table(
     Parameters
     ----------
     *models
-        Two or more fitted models of the same data.
+        Two or more fitted models of the same data: linear mixed models, or GLMMs (their
+        Laplace or AGQ log-likelihoods, as lme4's ``anova`` of ``glmer`` fits).
     refit
         Refit REML fits with ML first (lme4's default); ``False`` compares the criteria as
         fitted (REML criteria are comparable only between models with the same fixed effects).
@@ -64,6 +77,7 @@ def lrt_table(
         raise ModelError(f"{len(names)} names for {len(models)} models")
     if len(set(names)) < len(names):
         names = [f"{n} [{k + 1}]" for k, n in enumerate(names)]
+    _same_kind(models)
     _same_data(models)
     fitted = list(models)
     is_reml = [result_kind(m) == "lmm" and bool(m.reml) for m in fitted]
@@ -120,7 +134,8 @@ def anova(*models: Any, refit: bool = True, ddf: Any = "satterthwaite",
     ----------
     *models
         One model (type III F tests of its fixed-effect terms, as ``result.anova()``), or two
-        or more nested models of the same data (lme4's ``anova(m0, m1)``).
+        or more nested models of the same data (lme4's ``anova(m0, m1)``; linear mixed models
+        or GLMMs, not a mix).
     refit
         With several models: refit REML fits with ML first (default, as lme4).
     ddf

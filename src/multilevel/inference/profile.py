@@ -7,6 +7,10 @@ until |ζ| exceeds cutoff = √χ²(1 - alphamax, number of parameters) or the p
 bound. Intervals are read off the traces as lme4's ``confint``: an interpolating natural cubic
 spline of ζ against the parameter, inverted as a monotone piecewise cubic (R's
 ``backSpline``). ``exact=True`` instead solves ζ = ±z by root finding.
+
+GLMMs are profiled by :class:`~multilevel.inference.glmm_profiler.GLMMProfiler` (the deviance
+minimized over θ and β together); as lme4 does for GLMMs, every trace, fixed effects included,
+starts at 1.01 x̂.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
-from multilevel.inference._common import require_lmm
+from multilevel.inference._common import result_kind
+from multilevel.inference.glmm_profiler import AnyProfiler, GLMMProfiler
 from multilevel.inference.profiler import Profiler
 from multilevel.inference.splines import back_spline_predict
 
@@ -47,7 +52,14 @@ def _nextpar(rows: list[tuple[float, float]], absstep: float, lower: float, uppe
     return min(upper, max(lower, p2 + math.copysign(1.0, num) * step))
 
 
-def _fill(prof: Profiler, k: int, rows: list[tuple[float, float]], warms: list[Any],
+def make_profiler(result: Any) -> AnyProfiler:
+    """The profiler of a fit: :class:`Profiler` for an LMM, :class:`GLMMProfiler` for a GLMM."""
+    if result_kind(result) == "glmm":
+        return GLMMProfiler(result)
+    return Profiler(result)
+
+
+def _fill(prof: AnyProfiler, k: int, rows: list[tuple[float, float]], warms: list[Any],
           cutoff: float, delta: float, maxpts: int) -> None:
     lower, upper = prof.bounds(k)
     flat = 0
@@ -64,15 +76,12 @@ def _fill(prof: Profiler, k: int, rows: list[tuple[float, float]], warms: list[A
         warms.append(warm)
 
 
-def trace(prof: Profiler, k: int, cutoff: float, delta: float, maxpts: int = 100
+def trace(prof: AnyProfiler, k: int, cutoff: float, delta: float, maxpts: int = 100
           ) -> list[tuple[float, float]]:
     """The (value, ζ) points of parameter k, sorted by value (lme4's algorithm)."""
     est = prof.estimate(k)
     lower, _ = prof.bounds(k)
-    if prof.is_variance(k):
-        first = 1e-3 if est == 0 else est * 1.01
-    else:
-        first = est + delta * prof.std_error(k)
+    first = prof.first_value(k, delta)
     z1, warm1 = prof.zeta(k, first)
     pos: list[tuple[float, float]] = [(est, 0.0), (first, z1)]
     _fill(prof, k, pos, [None, warm1], cutoff, delta, maxpts)
@@ -151,7 +160,9 @@ def profile(result: Any, parm: Sequence[str] | str | None = None, alphamax: floa
     Parameters
     ----------
     result
-        A fitted linear mixed model (a REML fit is refitted with ML, as lme4 does).
+        A fitted linear mixed model (a REML fit is refitted with ML, as lme4 does), or a GLMM
+        (binomial, Poisson or negative binomial; Laplace or AGQ) whose deviance is profiled
+        over θ and β.
     parm
         Parameter names (``sd_(Intercept)|g``, ``cor_x.(Intercept)|g``, ``sigma`` or a fixed
         effect), "theta_" (all variance parameters), "beta_" (all fixed effects) or None (all).
@@ -166,8 +177,7 @@ def profile(result: Any, parm: Sequence[str] | str | None = None, alphamax: floa
     -------
     Profile
     """
-    result = require_lmm(result, "profile")
-    prof = Profiler(result)
+    prof = make_profiler(result)
     cutoff = math.sqrt(stats.chi2.ppf(1.0 - alphamax, prof.nparams))
     step = cutoff / 8.0 if delta is None else float(delta)
     rows: list[dict[str, Any]] = []
@@ -195,7 +205,7 @@ def profile_confint(result: Any, level: float = 0.95, parm: Sequence[str] | str 
     Parameters
     ----------
     result
-        A fitted linear mixed model.
+        A fitted linear mixed model or GLMM (see :func:`profile`).
     level
         Confidence level.
     parm
@@ -204,9 +214,8 @@ def profile_confint(result: Any, level: float = 0.95, parm: Sequence[str] | str 
         Solve ζ = ±z by root finding instead of interpolating lme4's trace: more accurate
         where a profile is strongly curved (correlations near ±1), but not lme4's numbers.
     """
-    result = require_lmm(result, "confint(method='profile')")
     if exact:
         from multilevel.inference.profile_exact import exact_bounds
 
-        return exact_bounds(Profiler(result), level, parm)
+        return exact_bounds(make_profiler(result), level, parm)
     return profile(result, parm=parm).confint(level)

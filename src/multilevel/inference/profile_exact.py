@@ -16,12 +16,12 @@ from numpy.typing import NDArray
 from scipy import optimize, stats
 
 from multilevel.errors import ModelError
-from multilevel.inference.profiler import Profiler
+from multilevel.inference.glmm_profiler import AnyProfiler
 
 FloatArray = NDArray[np.float64]
 
 
-def _to_u(prof: Profiler, k: int, x: float) -> float:
+def _to_u(prof: AnyProfiler, k: int, x: float) -> float:
     if prof.is_variance(k) and prof.sd_mask[k]:
         return math.log(max(x, 1e-300))
     if prof.is_variance(k):
@@ -29,7 +29,7 @@ def _to_u(prof: Profiler, k: int, x: float) -> float:
     return x
 
 
-def _from_u(prof: Profiler, k: int, u: float) -> float:
+def _from_u(prof: AnyProfiler, k: int, u: float) -> float:
     if prof.is_variance(k) and prof.sd_mask[k]:
         return math.exp(u)
     if prof.is_variance(k):
@@ -37,7 +37,7 @@ def _from_u(prof: Profiler, k: int, u: float) -> float:
     return u
 
 
-def _u_scale(prof: Profiler, k: int) -> float:
+def _u_scale(prof: AnyProfiler, k: int) -> float:
     """A rough standard error of parameter k on the u scale (to size the first step)."""
     x = prof.estimate(k)
     if not prof.is_variance(k):
@@ -55,7 +55,7 @@ def _u_scale(prof: Profiler, k: int) -> float:
     return se / max(1.0 - x * x, 1e-8)
 
 
-def find_bound(prof: Profiler, k: int, direction: int, target: float) -> float:
+def find_bound(prof: AnyProfiler, k: int, direction: int, target: float) -> float:
     """The value of parameter k where ζ = direction × target, or its bound if ζ stays
     smaller in absolute value all the way there."""
     x_hat = prof.estimate(k)
@@ -90,7 +90,7 @@ def find_bound(prof: Profiler, k: int, direction: int, target: float) -> float:
     raise ModelError(f"the profile of {prof.names[k]} does not reach ζ = {target:.3g}")
 
 
-def _brent(prof: Profiler, k: int, lo_u: float, hi_u: float, target: float,
+def _brent(prof: AnyProfiler, k: int, lo_u: float, hi_u: float, target: float,
            warm: FloatArray | None) -> float:
     state: dict[str, Any] = {"warm": warm}
 
@@ -103,7 +103,7 @@ def _brent(prof: Profiler, k: int, lo_u: float, hi_u: float, target: float,
     return _from_u(prof, k, float(root))
 
 
-def exact_bounds(prof: Profiler, level: float, parm: Sequence[str] | str | None
+def exact_bounds(prof: AnyProfiler, level: float, parm: Sequence[str] | str | None
                  ) -> pd.DataFrame:
     """Profile intervals of the selected parameters by root finding."""
     target = float(stats.norm.ppf(0.5 + level / 2.0))

@@ -120,6 +120,14 @@ class Profiler:
         j = k - self.nvar
         return float(self.fit.sigma * math.sqrt(self.fit.estimates.vcov_unscaled[j, j]))
 
+    def first_value(self, k: int, delta: float) -> float:
+        """The first point of a trace, as lme4: 1.01 x̂ (0.001 at zero) for a variance
+        parameter, x̂ + δ·se for a fixed effect."""
+        est = self.estimate(k)
+        if self.is_variance(k):
+            return 1e-3 if est == 0 else est * 1.01
+        return est + delta * self.std_error(k)
+
     def deviance_sdcor(self, sdcor: FloatArray) -> float:
         """ML deviance at sd/cor/σ values (β at its conditional optimum)."""
         conv = sdcor_to_theta(self.layout, sdcor)

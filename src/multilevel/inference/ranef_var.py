@@ -5,6 +5,11 @@ random-effects part of the blocked Cholesky factor (L Lᵀ = ΛᵀZᵀWZΛ + I),
 cov(b | y) = σ² Λ (L Lᵀ)⁻¹ Λᵀ. Only the diagonal blocks (one q × q block per level of each term)
 are formed: directly from the first term's block-diagonal factor when the model has one term,
 otherwise by sparse triangular solves, a chunk of columns at a time.
+
+For a GLMM, as lme4's ``condVar`` of a ``glmer`` fit, L is the factor at the converged PIRLS
+weights (ΛᵀZᵀWZΛ + I with the GLM working weights W at the conditional modes) and σ is
+``sigma(fit)``: 1 for binomial, Poisson and negative binomial fits; for Gamma and inverse
+Gaussian fits lme4 scales by σ² although the random effects themselves carry no σ (we match it).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.linalg import spsolve_triangular
 
-from multilevel.inference._common import cached, require_lmm
+from multilevel.inference._common import cached, result_kind
 from multilevel.linalg.blockdiag import blockdiag_sparse
 from multilevel.lmm import update_factor
 
@@ -38,11 +43,17 @@ def _full_l(factor: Any, sizes: list[int]) -> sp.csr_matrix:
     return sp.csr_matrix(sp.bmat(blocks, format="csr"))
 
 
+def _factor_and_terms(result: Any) -> tuple[Any, Any]:
+    """L(θ̂) and the engine's terms: of the PLS system (LMM) or at the PIRLS weights (GLMM)."""
+    if result_kind(result) == "glmm":
+        return result.state.factor, result.problem.terms
+    system = result.system
+    return update_factor(system, result.theta), system.terms
+
+
 def _spherical_blocks(result: Any) -> list[FloatArray]:
     """Diagonal blocks of (L Lᵀ)⁻¹ per term: arrays of shape (nlevels, q, q)."""
-    system = result.system
-    factor = update_factor(system, result.theta)
-    terms = system.terms
+    factor, terms = _factor_and_terms(result)
     if len(terms) == 1:
         linv = np.linalg.inv(factor.l11)
         return [np.einsum("nki,nkj->nij", linv, linv)]
@@ -79,13 +90,25 @@ def ranef_covariances(result: Any) -> list[FloatArray]:
     return cached(result, "ranef_cov", compute)
 
 
+def conditional_modes(result: Any) -> list[FloatArray]:
+    """b̂ of each term in engine order, arrays of shape (nlevels, q)."""
+    if result_kind(result) == "lmm":
+        return list(result.estimates.b)
+    out = []
+    pos = 0
+    for t, lam in zip(result.problem.terms, result.lambdas, strict=True):
+        out.append(result.state.u[pos : pos + t.size].reshape(t.nlevels, t.q) @ lam.T)
+        pos += t.size
+    return out
+
+
 def ranef_table(result: Any) -> pd.DataFrame:
     """Conditional modes and conditional standard deviations of the random effects.
 
     Parameters
     ----------
     result
-        A fitted linear mixed model.
+        A fitted linear or generalized linear mixed model.
 
     Returns
     -------
@@ -93,10 +116,9 @@ def ranef_table(result: Any) -> pd.DataFrame:
         Columns grpvar, term, grp, condval, condsd (as R's
         ``as.data.frame(ranef(fit, condVar = TRUE))``): one row per level of each effect.
     """
-    result = require_lmm(result, "ranef_table")
     frames = []
     covs = ranef_covariances(result)
-    for t, b, cov in zip(result.design.terms, result.estimates.b, covs, strict=True):
+    for t, b, cov in zip(result.design.terms, conditional_modes(result), covs, strict=True):
         for j, name in enumerate(t.cnames):
             frames.append(
                 pd.DataFrame(

@@ -3,7 +3,8 @@
 y* = Xβ̂ + offset + Σ_terms Z b + ε with ε ~ N(0, σ̂²/w). Random-effects terms kept by
 ``re_form`` use their conditional modes b̂; the others get new draws b ~ N(0, σ̂² Λ Λᵀ). The
 default ``re_form="~0"`` draws every random effect anew (lme4's ``re.form = NA``);
-``re_form=None`` conditions on all of them (lme4's ``re.form = NULL``).
+``re_form=None`` conditions on all of them (lme4's ``re.form = NULL``). GLMMs draw from their
+family given the simulated means (:mod:`~multilevel.inference.glmm_simulate`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from multilevel.errors import ModelError
-from multilevel.inference._common import require_lmm
+from multilevel.inference._common import result_kind
 from multilevel.inference.newdata import keep_terms
 
 FloatArray = NDArray[np.float64]
@@ -23,7 +24,12 @@ FloatArray = NDArray[np.float64]
 
 def simulate_responses(result: Any, nsim: int, rng: np.random.Generator,
                        re_form: Any = "~0") -> FloatArray:
-    """An (nsim, n) array of responses simulated from the fit."""
+    """An (nsim, n) array of responses simulated from the fit (on the fit's scale: proportions
+    of successes for a binomial GLMM)."""
+    if result_kind(result) == "glmm":
+        from multilevel.inference.glmm_simulate import simulate_glmm_responses
+
+        return simulate_glmm_responses(result, nsim, rng, re_form)
     if nsim < 1:
         raise ModelError(f"nsim must be at least 1, got {nsim}")
     d = result.design
@@ -56,7 +62,7 @@ def simulate(result: Any, nsim: int = 1, seed: Any = None, re_form: Any = "~0"
     Parameters
     ----------
     result
-        A fitted linear mixed model.
+        A fitted linear or generalized linear mixed model.
     nsim
         Number of simulated response vectors.
     seed
@@ -69,6 +75,9 @@ def simulate(result: Any, nsim: int = 1, seed: Any = None, re_form: Any = "~0"
     -------
     DataFrame
         One column per simulation (``sim_1``, ...), one row per observation used in the fit.
+        A binomial GLMM's responses are proportions of successes (multiply by the trials,
+        ``result.problem.prior_weights``, for counts); other GLMMs draw counts (Poisson,
+        negative binomial) or positive values (Gamma, inverse Gaussian, with dispersion σ̂²).
 
     Examples
     --------
@@ -77,7 +86,7 @@ def simulate(result: Any, nsim: int = 1, seed: Any = None, re_form: Any = "~0"
     >>> m.simulate(2, seed=1).shape
     (180, 2)
     """
-    result = require_lmm(result, "simulate")
+    result_kind(result)
     rng = np.random.default_rng(seed)
     sims = simulate_responses(result, nsim, rng, re_form)
     return pd.DataFrame(

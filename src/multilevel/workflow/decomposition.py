@@ -8,22 +8,21 @@ The definitions are those of R's ``insight::get_variance`` (behind ``performance
   which is the intercept variance τ² for a random intercept and averages a random slope's
   contribution over the observed x; a grouping factor's variance is the sum over its terms;
 * residual: σ² for a linear mixed model; on the latent scale of a GLMM the distribution-specific
-  variance: π²/3 (logit), 1 (probit), π²/6 (cloglog) for binomial models, and ln(1 + 1/μ) for
-  Poisson models with a log link, μ = exp(β₀) from the null model (the same random effects,
-  intercept only), as insight's default "lognormal" approximation.
+  variance of :func:`multilevel.inference.latent.distribution_variance`: π²/3 (logit), 1
+  (probit), π²/6 (cloglog) for binomial models, ln(1 + 1/μ) for Poisson models with a log link,
+  μ = exp(β₀) from the null model (the same random effects and offset, intercept only), as
+  insight's default "lognormal" approximation (more families there).
 """
 
 from __future__ import annotations
 
-import math
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import ModelError, MultilevelWarning, NotSupportedError
+from multilevel.errors import ModelError
 
 
 @dataclass(frozen=True)
@@ -68,41 +67,12 @@ def family_of(result: Any) -> tuple[str, str]:
                                                               "name", "identity"))
 
 
-def _null_intercept(result: Any) -> float:
-    """β₀ of the null model: the same random-effects terms, intercept only (refitted)."""
-    bars = " + ".join(f"({t.term.text})" for t in result.design.terms)
-    try:
-        null = result.update(f". ~ 1 + {bars}")
-    except Exception as exc:  # the refit can fail in many ways; say what was attempted
-        raise ModelError(
-            f"could not refit the null model '. ~ 1 + {bars}' for the Poisson distribution "
-            f"variance: {exc}"
-        ) from exc
-    return float(null.fixef.iloc[0])
-
-
 def _distribution_variance(result: Any, family: str, link: str) -> float:
     if family == "gaussian":
         return float(result.sigma) ** 2
-    if family == "binomial":
-        table = {"logit": math.pi**2 / 3.0, "probit": 1.0, "cloglog": math.pi**2 / 6.0}
-        if link in table:
-            return table[link]
-    if family == "poisson" and link == "log":
-        mu = math.exp(_null_intercept(result))
-        if mu < 6:
-            warnings.warn(
-                f"mu of {mu:.1f} is too close to zero: the Poisson distribution-specific "
-                "variance ln(1 + 1/mu) may be unreliable",
-                MultilevelWarning,
-                stacklevel=4,
-            )
-        return math.log1p(1.0 / mu)
-    raise NotSupportedError(
-        f"latent-scale variance components are defined here for Gaussian models, binomial "
-        f"models with logit, probit or cloglog links and Poisson models with a log link, not "
-        f"for {family} with a {link} link"
-    )
+    from multilevel.inference.latent import distribution_variance
+
+    return distribution_variance(result)
 
 
 def variance_components(result: Any) -> VarianceComponents:
@@ -122,7 +92,8 @@ def variance_components(result: Any) -> VarianceComponents:
     beta = np.asarray(result.fixef.to_numpy(), dtype=float)
     eta = design.X @ beta
     fixed = float(np.var(eta, ddof=1)) if eta.size > 1 else 0.0
-    scale = float(result.sigma) ** 2 if family == "gaussian" else 1.0
+    # VarCorr's scale: σ²ΛΛᵀ for models with a residual scale (Gaussian, Gamma), else ΛΛᵀ
+    scale = float(result.sigma) ** 2 if family in ("gaussian", "Gamma") else 1.0
     random: dict[str, float] = {}
     for term, lam in zip(design.terms, result.lambdas, strict=True):
         cov = scale * (lam @ lam.T)
