@@ -11,7 +11,6 @@ import dataclasses
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from multilevel.lmm import PLSSystem, estimates, make_objective, update_factor
@@ -32,7 +31,9 @@ def with_response(system: PLSSystem, y: FloatArray, weights: FloatArray | None) 
     xyz = []
     for t, block in zip(system.terms, system.xyz, strict=True):
         new = block.copy()
-        new[p, :] = np.asarray(sp.csc_matrix(t.matrix()).T @ yw).ravel()
+        row = new[p, :].reshape(t.nlevels, t.q)
+        for a in range(t.q):
+            row[:, a] = np.bincount(t.index, weights=t.z[:, a] * yw, minlength=t.nlevels)
         xyz.append(new)
     xyxy = system.xyxy.copy()
     xw = _weighted_x(system)
