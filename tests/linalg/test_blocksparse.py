@@ -56,3 +56,16 @@ def test_downdate(qa, qb, qc):
         for s in range(r + 1):
             blk = np.s_[r * qa:(r + 1) * qa, s * qa:(s + 1) * qa]
             np.testing.assert_allclose(sym[blk], want[blk], rtol=1e-12, atol=1e-12)
+
+
+def test_scalar_from_csr_sums_duplicates_and_sorts():
+    rows = np.array([3, 0, 3, 1, 0])
+    cols = np.array([2, 2, 2, 0, 1])
+    vals = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    mat = sp.coo_matrix((vals, (rows, cols)), shape=(4, 3))
+    b = BlockSparse.from_csr(mat, 1, 1)
+    np.testing.assert_array_equal(b.tocsr().toarray(), mat.toarray())
+    np.testing.assert_array_equal(b.pattern.cols, [0, 1, 2, 2])
+    np.testing.assert_array_equal(b.pattern.rows, [1, 0, 0, 3])
+    np.testing.assert_array_equal(b.pattern.colptr, [0, 1, 2, 4])
+    np.testing.assert_array_equal(b.values.ravel(), [8.0, 16.0, 2.0, 5.0])

@@ -89,6 +89,19 @@ class BlockSparse:
     @classmethod
     def from_csr(cls, mat: sp.spmatrix, qr: int, qc: int) -> BlockSparse:
         """The block form of a scalar sparse matrix whose blocks are qr × qc."""
+        if qr == 1 and qc == 1:
+            # Scalar blocks: the CSC arrays are already the pattern (linear time and memory).
+            csc = sp.csc_matrix(mat, copy=True)
+            csc.sum_duplicates()
+            csc.sort_indices()
+            nrows, ncols = csc.shape
+            counts = np.diff(csc.indptr)
+            cols = np.repeat(np.arange(ncols, dtype=np.intp), counts)
+            pattern = BlockPattern(
+                np.asarray(csc.indices, dtype=np.intp), cols, int(nrows), int(ncols),
+                np.asarray(csc.indptr, dtype=np.intp),
+            )
+            return cls(pattern, np.asarray(csc.data, dtype=float).reshape(-1, 1, 1))
         coo = sp.coo_matrix(mat)
         brow = coo.row.astype(np.intp) // qr
         bcol = coo.col.astype(np.intp) // qc
