@@ -1,10 +1,16 @@
 """Convergence checks at the optimum, as lme4's ``checkConv``.
 
 The gradient and Hessian of the objective are taken by finite differences over the parameters
-that are not on a bound. The fit is flagged when the scaled gradient (R⁻¹g with
-H = RᵀR) exceeds a tolerance (lme4's ``check.conv.grad``, 0.002) or the Hessian is not positive
-definite (lme4's "degenerate Hessian"); a very large eigenvalue ratio is reported as a hint to
-rescale variables.
+that are not on a bound. The fit is flagged when the gradient, scaled as lme4 scales it (the
+smaller of |R⁻¹g| and |g| element by element, with H = RᵀR), exceeds a tolerance (lme4's
+``check.conv.grad``, 0.002) or the Hessian is not positive definite (lme4's "degenerate
+Hessian"); a very large eigenvalue ratio is reported as a hint to rescale variables.
+
+The checks run on the parameters as the optimizer sees them, x' = x ∘ d with d the scale of
+each parameter (:func:`multilevel.optimize.theta_scale` for θ, the scale of the column a fixed
+effect multiplies for β): they then do not depend on the units of the variables. The gradient is
+taken with lme4's difference step (1e-4 on that scale), which keeps its rounding noise below the
+tolerance when the objective is large.
 """
 
 from __future__ import annotations
@@ -36,11 +42,12 @@ class ConvergenceCheck:
     hessian
         Hessian of the objective over the free parameters.
     scaled_gradient
-        R⁻¹g with H = RᵀR, as lme4 scales it (NaN where H is not positive definite).
+        R⁻¹g with H = RᵀR, as lme4 scales it, over the rescaled parameters x ∘ d (NaN where H
+        is not positive definite).
     max_scaled_gradient
-        Its largest absolute element (``max|grad|`` in lme4's message).
+        The largest element of min(|R⁻¹g|, |g|) (lme4's ``max|grad|``), over x ∘ d.
     min_eigenvalue, eigenvalue_ratio
-        Smallest Hessian eigenvalue and the largest/smallest ratio.
+        Smallest eigenvalue of the Hessian over x ∘ d and the largest/smallest ratio.
     messages
         One line per failed check; empty when the checks pass.
     notes
@@ -68,6 +75,7 @@ def check_convergence(
     x: FloatArray,
     lower: FloatArray,
     tol: float = GRAD_TOL,
+    scale: FloatArray | None = None,
 ) -> ConvergenceCheck:
     """Check the gradient and Hessian of ``fun`` at the optimum ``x``.
 
@@ -78,18 +86,23 @@ def check_convergence(
     x
         The optimum.
     lower
-        Lower bounds; parameters within 1e-6 of theirs are left out of the checks.
+        Lower bounds; parameters within 1e-6 of theirs (on the scale ``x ∘ scale``) are left
+        out of the checks.
     tol
-        Tolerance on the scaled gradient R⁻¹g (H = RᵀR), as lme4's.
+        Tolerance on the scaled gradient, as lme4's.
+    scale
+        Positive scale d of each parameter (default 1): the checks are made on x' = x ∘ d.
 
     Returns
     -------
     ConvergenceCheck
+        ``gradient`` and ``hessian`` are those over x; ``scaled_gradient``, the eigenvalues and
+        the messages come from the same derivatives over x'.
     """
     x = np.asarray(x, dtype=float)
-    free = ~(np.isfinite(lower) & (x <= lower + 1e-6))
+    d = np.ones(x.size) if scale is None else np.asarray(scale, dtype=float)
+    free = ~(np.isfinite(lower) & (x * d <= lower * d + 1e-6))
     idx = np.flatnonzero(free)
-    messages: list[str] = []
     if idx.size == 0:
         empty = np.zeros(0)
         return ConvergenceCheck(free, empty, np.zeros((0, 0)), empty, 0.0, np.nan, np.nan, ())
@@ -99,27 +112,43 @@ def check_convergence(
         full[idx] = z
         return fun(full)
 
-    g = gradient(sub, x[idx])
-    h = hessian(sub, x[idx])
-    eig = np.linalg.eigvalsh(h)
+    di = d[idx]
+    # steps on the scale of x': lme4's 1e-4 for the gradient, 1e-3 relative for the Hessian
+    g = gradient(sub, x[idx], rel=1e-4, floor=1.0 / di)
+    h = hessian(sub, x[idx], floor=1e-2 / di)
+    gs, hs = g / di, h / np.outer(di, di)
+    if not (np.all(np.isfinite(gs)) and np.all(np.isfinite(hs))):
+        what = "gradient" if not np.all(np.isfinite(gs)) else "Hessian"
+        msg = (
+            f"Model failed to converge: the {what} of the objective is not finite at the "
+            "optimum (the objective is undefined next to it); check the scale of the variables"
+        )
+        nan = np.full(idx.size, np.nan)
+        return ConvergenceCheck(free, g, h, nan, np.inf, np.nan, np.nan, (msg,))
+    try:
+        eig = np.linalg.eigvalsh(hs)
+    except np.linalg.LinAlgError:
+        eig = np.full(idx.size, np.nan)
     min_eig = float(eig[0])
     ratio = float(eig[-1] / eig[0]) if eig[0] > 0 else np.inf
-    try:
-        if min_eig <= 0:
-            raise np.linalg.LinAlgError("not positive definite")
-        # lme4: solve(chol(H), g), with chol the upper factor R of H = RᵀR
-        step = np.linalg.solve(np.linalg.cholesky(h).T, g)
-    except np.linalg.LinAlgError:
-        step = np.full(idx.size, np.nan)
-    max_step = float(np.max(np.abs(step))) if np.all(np.isfinite(step)) else np.inf
-    if min_eig <= 0:
+    step = _scaled_gradient(gs, hs) if min_eig > 0 else np.full(idx.size, np.nan)
+    # lme4: the smaller of the scaled and the plain gradient, element by element
+    mingrad = np.minimum(np.abs(step), np.abs(gs))
+    max_step = float(np.max(mingrad)) if np.all(np.isfinite(mingrad)) else np.inf
+    messages: list[str] = []
+    if not np.all(np.isfinite(eig)):
+        messages.append("Model failed to converge: the eigenvalues of the Hessian could not be "
+                        "computed")  # fmt: skip
+    elif min_eig <= 0:
         neg = int(np.sum(eig <= 0))
         messages.append(
             f"Model failed to converge: degenerate Hessian with {neg} negative eigenvalue"
             f"{'s' if neg > 1 else ''}"
         )
+    elif not np.all(np.isfinite(step)):
+        messages.append("Model failed to converge: unable to evaluate the scaled gradient")
     elif max_step > tol:
-        comp = int(np.argmax(np.abs(step))) + 1
+        comp = int(np.argmax(mingrad)) + 1
         messages.append(
             f"Model failed to converge with max|grad| = {max_step:.4g} (tol = {tol}, "
             f"component {comp})"
@@ -133,3 +162,12 @@ def check_convergence(
     return ConvergenceCheck(
         free, g, h, step, max_step, min_eig, ratio, tuple(messages), tuple(notes)
     )
+
+
+def _scaled_gradient(g: FloatArray, h: FloatArray) -> FloatArray:
+    """lme4's ``solve(chol(H), g)``: R⁻¹g with R the upper Cholesky factor of H = RᵀR."""
+    try:
+        return np.asarray(np.linalg.solve(np.linalg.cholesky(h).T, g), dtype=np.float64)
+    except np.linalg.LinAlgError:
+        return np.full(g.size, np.nan)
+

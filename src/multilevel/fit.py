@@ -17,6 +17,7 @@ from multilevel.design import Design, build_design
 from multilevel.errors import (
     ConvergenceWarning,
     DataWarning,
+    FormulaError,
     MultilevelWarning,
     NotSupportedError,
     SingularFitWarning,
@@ -31,18 +32,14 @@ from multilevel.lmm import (
     make_objective,
     update_factor,
 )
-from multilevel.optimize import OptimizerControl, minimize
+from multilevel.optimize import OptimizerControl, minimize, optimizer_control, theta_scale
 from multilevel.result import FitOptions, LMMResult, is_singular
 
 FloatArray = NDArray[np.float64]
 
 
 def _control(control: OptimizerControl | Mapping[str, Any] | None) -> OptimizerControl:
-    if control is None:
-        return OptimizerControl()
-    if isinstance(control, OptimizerControl):
-        return control
-    return OptimizerControl(**dict(control))
+    return optimizer_control(control)
 
 
 @lru_cache(maxsize=256)
@@ -245,36 +242,82 @@ def fit(
             f"link={link!r} with a Gaussian family: only the identity link is supported"
         )
     design = _design(formula, data, weights, offset, contrasts, na_action)
-    system = pls_system(design)
+    options = FitOptions(
+        formula=formula if isinstance(formula, str) else formula.text,
+        reml=reml,
+        weights=weights,
+        offset=offset,
+        contrasts=contrasts,
+        control=ctrl,
+        na_action=na_action,
+    )
+    return finish_lmm(pls_system(design), design, options, data)
+
+
+def finish_lmm(
+    system: PLSSystem,
+    design: Design,
+    options: FitOptions,
+    data: Any,
+    *,
+    scale: FloatArray | None = None,
+    result_type: type[LMMResult] = LMMResult,
+    stacklevel: int = 3,
+) -> LMMResult:
+    """A linear mixed model from its PLS system: optimizer, factor, estimates, warnings, result.
+
+    The part of :func:`fit` after the system is built, shared with the fit on Dask
+    (:func:`multilevel.dask.fit_dask`), whose system is reduced from the partitions.
+
+    Parameters
+    ----------
+    system
+        The PLS system.
+    design
+        The design (its notes become :class:`~multilevel.errors.DataWarning`s).
+    options
+        The call's options (``reml`` and ``control`` are used here).
+    data
+        The caller's data, kept by the result.
+    scale
+        The scale of θ's elements (:func:`~multilevel.optimize.theta_scale`); None computes it
+        from the Z columns of ``system.terms``.
+    result_type
+        :class:`~multilevel.result.LMMResult` or a subclass.
+    stacklevel
+        Of the warnings: 3 points at the caller of :func:`fit`.
+
+    Returns
+    -------
+    LMMResult
+        Of type ``result_type``.
+    """
+    reml = options.reml
     fun = make_objective(system, reml)
-    opt = minimize(fun, system.layout.start(), system.layout.lower_bounds(), ctrl)
+    # θ is optimized as θ ∘ d, d the scale of each element's Z column, from Λ = I on that scale
+    if scale is None:
+        scale = theta_scale([t.z for t in system.terms])
+    lower = system.layout.lower_bounds()
+    opt = minimize(fun, system.layout.start() / scale, lower, options.control, scale=scale)
     factor = update_factor(system, opt.x)
     est = estimates(system, factor, reml)
     messages: list[tuple[type[MultilevelWarning], str]] = [
         (DataWarning, note) for note in design.notes
-    ]
+    ] + [(MultilevelWarning, note) for note in opt.notes]
     if is_singular(opt.x, system.layout.diagonal_mask()):
         messages.append((SingularFitWarning, "boundary (singular) fit: see result.singular"))
     if not opt.converged:
         messages.append(
             (ConvergenceWarning, f"the optimizer did not converge: {opt.returnvalue}")
         )
-    conv = check_convergence(fun, opt.x, system.layout.lower_bounds())
+    conv = check_convergence(fun, opt.x, lower, scale=scale)
     messages.extend((ConvergenceWarning, m) for m in conv.messages + conv.notes)
     for category, text in messages:
-        warnings.warn(text, category, stacklevel=2)
-    return LMMResult(
+        warnings.warn(text, category, stacklevel=stacklevel)
+    return result_type(
         design=design,
         system=system,
-        options=FitOptions(
-            formula=formula if isinstance(formula, str) else formula.text,
-            reml=reml,
-            weights=weights,
-            offset=offset,
-            contrasts=contrasts,
-            control=ctrl,
-            na_action=na_action,
-        ),
+        options=options,
         data=data,
         theta=opt.x,
         objective=opt.fmin,
@@ -288,7 +331,10 @@ def fit(
 def update_formula(old: str, new: str) -> str:
     """R's ``update.formula`` for the common cases: ``.`` stands for the old side."""
     if "~" not in new:
-        raise ValueError(f"the new formula {new!r} has no '~'")
+        raise FormulaError(
+            f"the new formula {new!r} has no '~': write it as 'y ~ x', or '. ~ . + x' to "
+            "keep the old sides"
+        )
     old_lhs, old_rhs = (s.strip() for s in old.split("~", 1))
     new_lhs, new_rhs = (s.strip() for s in new.split("~", 1))
     dot = re.compile(r"(?<![\w.])\.(?![\w.])")

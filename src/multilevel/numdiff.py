@@ -10,14 +10,36 @@ from numpy.typing import NDArray
 FloatArray = NDArray[np.float64]
 
 
-def _steps(x: FloatArray, rel: float) -> FloatArray:
-    return rel * np.maximum(np.abs(x), 1e-2)
+Floor = float | FloatArray
 
 
-def gradient(f: Callable[[FloatArray], float], x: FloatArray, rel: float = 1e-5) -> FloatArray:
-    """Central-difference gradient of ``f`` at ``x``."""
+def steps(x: FloatArray, rel: float, floor: Floor = 1e-2) -> FloatArray:
+    """Difference steps ``rel * max(|x|, floor)``, element by element.
+
+    Parameters
+    ----------
+    x
+        The point.
+    rel
+        Step relative to the parameter's magnitude.
+    floor
+        Smallest magnitude a step is taken relative to: a scalar, or one per parameter (e.g.
+        1e-2 divided by the scale of the variable a coefficient multiplies, so that a
+        coefficient of a variable on scale 1e8 gets steps of order 1e-10, not 1e-5).
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    return rel * np.maximum(np.abs(x), floor)
+
+
+def gradient(
+    f: Callable[[FloatArray], float], x: FloatArray, rel: float = 1e-5, floor: Floor = 1e-2
+) -> FloatArray:
+    """Central-difference gradient of ``f`` at ``x``, steps :func:`steps` ``(x, rel, floor)``."""
     x = np.asarray(x, dtype=float)
-    h = _steps(x, rel)
+    h = steps(x, rel, floor)
     g = np.empty_like(x)
     for i in range(x.size):
         e = np.zeros_like(x)
@@ -26,15 +48,18 @@ def gradient(f: Callable[[FloatArray], float], x: FloatArray, rel: float = 1e-5)
     return g
 
 
-def hessian(f: Callable[[FloatArray], float], x: FloatArray, rel: float = 1e-3) -> FloatArray:
+def hessian(
+    f: Callable[[FloatArray], float], x: FloatArray, rel: float = 1e-3, floor: Floor = 1e-2
+) -> FloatArray:
     """Central-difference Hessian of ``f`` at ``x`` (symmetric).
 
-    Diagonal elements use f(x ± 2h); off-diagonal elements the four-point rule
-    [f(x+hᵢ+hⱼ) - f(x+hᵢ-hⱼ) - f(x-hᵢ+hⱼ) + f(x-hᵢ-hⱼ)] / (4hᵢhⱼ), as lme4's ``deriv12``.
+    Diagonal elements use f(x ± h); off-diagonal elements the four-point rule
+    [f(x+hᵢ+hⱼ) - f(x+hᵢ-hⱼ) - f(x-hᵢ+hⱼ) + f(x-hᵢ-hⱼ)] / (4hᵢhⱼ), as lme4's ``deriv12``;
+    h = :func:`steps` ``(x, rel, floor)``.
     """
     x = np.asarray(x, dtype=float)
     n = x.size
-    h = _steps(x, rel)
+    h = steps(x, rel, floor)
     f0 = f(x)
     out = np.empty((n, n))
     for i in range(n):

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import multilevel as ml
-from multilevel.errors import DataWarning
+from multilevel.errors import ConvergenceError, DataWarning
 from multilevel.glmm.result import GLMMResult
 
 from .conftest import quiet_fit
@@ -345,26 +345,63 @@ def test_observation_level_factor_allowed_in_glmm(one_per_level):
 
 
 # -- optimizer settings ----------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="optimize.minimize raises a plain ValueError for an unknown optimizer name, not a "
-    "MultilevelError (ModelError) naming the choices",
-)
 def test_unknown_optimizer_name(dyestuff):
-    with pytest.raises(ml.ModelError, match="unknown optimizer 'lbfgs'"):
+    with pytest.raises(ml.ModelError, match="unknown optimizer 'lbfgs'") as e:
         ml.fit("Yield ~ 1 + (1 | Batch)", dyestuff, control={"optimizer": "lbfgs"})
+    assert all(name in str(e.value) for name in ("bobyqa", "newuoa", "neldermead", "cobyla"))
+    with pytest.raises(ml.ModelError, match="unknown optimizer 'lbfgs'"):
+        ml.OptimizerControl(optimizer="lbfgs")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="NLopt's NEWUOA needs at least 2 parameters: with a one-element θ, opt.optimize "
-    "raises nlopt.invalid_argument (an nlopt.exception, not the RuntimeError/ValueError that "
-    "optimize._run catches), so it escapes ml.fit instead of a result or a MultilevelError",
-)
+def test_unknown_control_setting(dyestuff):
+    with pytest.raises(ml.ModelError, match="unknown control setting 'foo'") as e:
+        ml.fit("Yield ~ 1 + (1 | Batch)", dyestuff, control={"foo": 1})
+    assert all(k in str(e.value) for k in ("optimizer", "ftol_rel", "maxeval", "restart"))
+    with pytest.raises(ml.ModelError, match="control must be an OptimizerControl or a dict"):
+        ml.fit("Yield ~ 1 + (1 | Batch)", dyestuff, control=["bobyqa"])
+
+
+def test_update_with_a_formula_without_tilde(dyestuff):
+    m = quiet_fit("Yield ~ 1 + (1 | Batch)", dyestuff)
+    with pytest.raises(ml.FormulaError, match="has no '~'"):
+        m.update("x + z")
+
+
 def test_newuoa_on_a_one_parameter_model(dyestuff):
     ref = quiet_fit("Yield ~ 1 + (1 | Batch)", dyestuff)
-    try:
-        m = quiet_fit("Yield ~ 1 + (1 | Batch)", dyestuff, control={"optimizer": "newuoa"})
-    except ml.MultilevelError:
-        return
-    assert m.objective == pytest.approx(ref.objective, rel=1e-9)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        m = ml.fit("Yield ~ 1 + (1 | Batch)", dyestuff, control={"optimizer": "newuoa"})
+    note = "NEWUOA needs at least 2 parameters: BOBYQA was used"
+    assert any(note in t for t in messages_of(record))
+    assert any(note in t for t in m.optsummary.notes)
+    assert m.objective == ref.objective
+    assert np.array_equal(m.theta, ref.theta)
+    assert m.converged
+
+
+def test_newuoa_on_a_one_parameter_glmm_stage(counts):
+    ref = quiet_fit("y ~ x + (1 | g)", counts, family="poisson")
+    m = quiet_fit("y ~ x + (1 | g)", counts, family="poisson", control={"optimizer": "newuoa"})
+    assert any("NEWUOA needs at least 2" in t for t in m.optsummary.notes)
+    assert m.objective == pytest.approx(ref.objective, abs=1e-6)
+
+
+def test_nlopt_errors_become_library_errors(monkeypatch):
+    import nlopt
+
+    from multilevel import optimize
+
+    def refuse(*args, **kwargs):
+        raise nlopt.invalid_argument("bad")
+
+    monkeypatch.setattr(optimize.nlopt.opt, "optimize", refuse)
+    with pytest.raises(ml.ModelError, match="the optimizer 'bobyqa' refused this problem"):
+        optimize.minimize(lambda x: float(x @ x), np.ones(2), np.full(2, -np.inf))
+
+    def fail(*args, **kwargs):
+        raise nlopt.runtime_error("out of luck")
+
+    monkeypatch.setattr(optimize.nlopt.opt, "optimize", fail)
+    with pytest.raises(ConvergenceError, match="failed before finding a finite objective"):
+        optimize.minimize(lambda x: float(x @ x), np.ones(2), np.full(2, -np.inf))

@@ -110,3 +110,46 @@ def test_glmm_records_the_checks(counts):
     assert np.asarray(conv.hessian).shape == (3, 3)  # θ and the two fixed effects
     assert conv.max_scaled_gradient < GRAD_TOL
     assert m.converged
+
+
+# -- no false alarms from the scale of the response --------------------------------------------
+@pytest.mark.parametrize("reml", [True, False], ids=["REML", "ML"])
+@pytest.mark.parametrize(
+    ("shift", "factor"), [(0.0, 1e3), (0.0, 1e-3), (1e4, 1.0)], ids=["x1e3", "x1e-3", "+1e4"]
+)
+def test_rescaled_response_gives_no_false_gradient_warning(sleep, slopes, reml, shift, factor):
+    """The objective changes by a constant (2n log s or 2(n - p) log s): the gradient check must
+    not see the larger rounding noise of a larger objective (lme4's difference step 1e-4, and
+    min(|R⁻¹g|, |g|) as lme4's checkConv)."""
+    data = sleep.assign(Reaction=shift + factor * sleep["Reaction"])
+    m, conv_warnings, _ = fit_recording("Reaction ~ Days + (Days | Subject)", data, reml=reml)
+    conv = record_of(m)
+    assert not conv_warnings, conv_warnings
+    assert conv.ok and m.converged
+    assert conv.max_scaled_gradient < GRAD_TOL / 10
+    ref = slopes[0] if reml else quiet_fit("Reaction ~ Days + (Days | Subject)", sleep, reml=False)
+    np.testing.assert_allclose(m.theta, ref.theta, rtol=1e-3)
+
+
+def test_checks_are_made_on_the_rescaled_parameters(sleep, slopes):
+    """A random slope of Days × 1e8: θ of order 1e-10 is not 'on the bound', and the scaled
+    gradient and eigenvalues are those of the fit at scale 1."""
+    m, conv_warnings, _ = fit_recording("Reaction ~ Days + (Days | Subject)",
+                                        sleep.assign(Days=sleep["Days"] * 1e8))  # fmt: skip
+    conv, ref = record_of(m), record_of(slopes[0])
+    assert np.asarray(conv.free).all() and conv.ok and not conv_warnings
+    assert conv.eigenvalue_ratio == pytest.approx(ref.eigenvalue_ratio, rel=1e-2)
+    assert conv.min_eigenvalue == pytest.approx(ref.min_eigenvalue, rel=1e-2)
+
+
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_non_finite_derivatives_are_a_message_not_an_error(bad):
+    from multilevel.convergence import check_convergence
+
+    def f(x):
+        return float(x @ x) if x[1] >= 0.0 else bad
+
+    conv = check_convergence(f, np.array([0.5, 0.0]), np.full(2, -np.inf))
+    assert not conv.ok
+    assert "not finite at the optimum" in conv.messages[0]
+    assert conv.max_scaled_gradient == np.inf

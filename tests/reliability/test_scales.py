@@ -59,13 +59,6 @@ def test_fixed_effect_predictor_scale(sleep, s):
     assert m.converged
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="θ is optimized on its raw scale from Λ = I with a fixed initial step 0.2 and absolute "
-    "xtol 1e-9: a random slope of a variable on scale 1e±8 needs θ of order 1e∓8 (or 1e8), "
-    "which BOBYQA does not reach (1e-8: stops far away with a degenerate Hessian; 1e8: the "
-    "convergence check's eigvalsh raises LinAlgError on a non-finite Hessian)",
-)
 @pytest.mark.parametrize("s", SCALES)
 def test_random_slope_predictor_scale(sleep, base, s):
     m = quiet_fit(SLOPES, sleep.assign(Days=sleep["Days"] * s), reml=base.reml)
@@ -101,18 +94,7 @@ def assert_same_random_effect_variances(m, ref) -> None:
     np.testing.assert_allclose(vc.loc[cor, "sdcor"], vr.loc[cor, "sdcor"], atol=1e-3)
 
 
-@pytest.mark.parametrize(
-    "s",
-    [
-        1e-8,
-        pytest.param(1e8, marks=pytest.mark.xfail(
-            strict=True,
-            reason="GLMM with a predictor on scale 1e8: the convergence check's eigvalsh raises "
-            "numpy LinAlgError (not a MultilevelError) on a non-finite finite-difference "
-            "Hessian over (θ, β), whose β step is far too large for a coefficient of order 1e-8",
-        )),
-    ],
-)  # fmt: skip
+@pytest.mark.parametrize("s", SCALES)
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_glmm_predictor_scale(counts, s):
     ref = quiet_fit("y ~ x + (1 | g)", counts, family="poisson")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,13 @@ from multilevel.glmm.separation import separated_columns
 from multilevel.lmm import TermBlock, estimates, update_factor
 from multilevel.lmm.theta import ThetaLayout
 from multilevel.numdiff import hessian
-from multilevel.optimize import OptimizerControl, OptSummary, minimize
+from multilevel.optimize import (
+    OptimizerControl,
+    OptSummary,
+    column_scale,
+    minimize,
+    theta_scale,
+)
 from multilevel.result import is_singular
 
 FloatArray = NDArray[np.float64]
@@ -51,6 +58,26 @@ def _rx_vcov(problem: GLMMProblem, state: PirlsState) -> FloatArray:
     return est.vcov_unscaled
 
 
+def parameter_scale(problem: GLMMProblem) -> FloatArray:
+    """Scale of each element of (θ, β), on which the optimizer and the derivative checks work.
+
+    Parameters
+    ----------
+    problem
+        The GLMM.
+
+    Returns
+    -------
+    numpy.ndarray
+        For θ, the root mean square of each element's random-effects column
+        (:func:`~multilevel.optimize.theta_scale`); for β, that of its column of X. (θ, β) ∘
+        scale does not depend on the units of the variables.
+    """
+    return np.concatenate(
+        [theta_scale([t.z for t in problem.terms]), column_scale(problem.X)]
+    )
+
+
 def lower_bounds(problem: GLMMProblem) -> FloatArray:
     """Bounds of (θ, β): lme4's for θ, none for β."""
     return np.concatenate(
@@ -62,8 +89,12 @@ def _optimize(
     problem: GLMMProblem, nagq: int, control: OptimizerControl
 ) -> tuple[OptSummary, GLMMObjective, FloatArray]:
     layout = problem.layout
+    # optimized on the scale (θ, β) ∘ d of parameter_scale, from Λ = I on that scale
+    scale = parameter_scale(problem)
+    k = layout.length
     stage0 = GLMMObjective(problem, 0)
-    opt0 = minimize(stage0, layout.start(), layout.lower_bounds(), control)
+    opt0 = minimize(stage0, layout.start() / scale[:k], layout.lower_bounds(), control,
+                    scale=scale[:k])  # fmt: skip
     st0 = stage0.state(opt0.x)
     if nagq == 0:
         return opt0, stage0, st0.beta
@@ -72,8 +103,9 @@ def _optimize(
     stage._u = st0.u
     x0 = np.concatenate([opt0.x, st0.beta])
     lower = lower_bounds(problem)
-    steps = np.concatenate([np.full(opt0.x.size, control.initial_step), np.maximum(se0, 1e-4)])
-    opt = minimize(stage, x0, lower, control, step=steps)
+    steps = np.concatenate([np.full(k, control.initial_step), np.maximum(se0 * scale[k:], 1e-4)])
+    opt = minimize(stage, x0, lower, control, step=steps, scale=scale)
+    opt = replace(opt, notes=tuple(dict.fromkeys(opt0.notes + opt.notes)))
     return opt, stage, opt.x[layout.length :]
 
 
@@ -134,6 +166,7 @@ def fit_glmm(
     theta = opt.x[: problem.layout.length]
     state = stage.state(opt.x)
     messages: list[tuple[type[MultilevelWarning], str]] = [(DataWarning, n) for n in design.notes]
+    messages.extend((MultilevelWarning, n) for n in opt.notes)
     if separated:
         messages.append(
             (
@@ -147,12 +180,17 @@ def fit_glmm(
     if nagq == 0:
         vcov = _rx_vcov(problem, state)
     else:
-        conv = check_convergence(stage, opt.x, lower_bounds(problem))
+        scale = parameter_scale(problem)
+        conv = check_convergence(stage, opt.x, lower_bounds(problem), scale=scale)
         messages.extend((ConvergenceWarning, m) for m in conv.messages + conv.notes)
         # The check's Hessian covers the free parameters; reuse it when nothing is on a bound.
-        hess = conv.hessian if conv.free.all() else hessian(stage, opt.x)
+        hess = conv.hessian if conv.free.all() else hessian(stage, opt.x, floor=1e-2 / scale)
         try:
-            inv = np.asarray(np.linalg.inv(0.5 * hess), dtype=np.float64)
+            # inverted on the scale (θ, β) ∘ d, where it is well conditioned
+            dd = np.outer(scale, scale)
+            if not np.all(np.isfinite(hess)):
+                raise np.linalg.LinAlgError("not finite")
+            inv = np.asarray(np.linalg.inv(0.5 * hess / dd), dtype=np.float64) / dd
             vcov = inv[problem.layout.length :, problem.layout.length :]
             if not np.all(np.diag(vcov) > 0):
                 raise np.linalg.LinAlgError("not positive definite")
