@@ -58,3 +58,35 @@ def test_log_transform_and_offset_column() -> None:
     assert got.objective == pytest.approx(want.objective, rel=1e-8)
     np.testing.assert_allclose(got.fixef, want.fixef, rtol=1e-5)
     assert list(got.fixef.index) == list(want.fixef.index)
+
+
+def _exploding(data):
+    """A Dask DataFrame whose partitions raise when computed: a refusal must not collect."""
+
+    def boom(part):
+        raise AssertionError("a partition was computed")
+
+    return dd.from_pandas(data, npartitions=2).map_partitions(boom, meta=data.iloc[:0])
+
+
+@pytest.mark.parametrize(
+    ("formula", "family", "link", "match"),
+    [
+        ("cbind(incidence, size - incidence) ~ period + (1 | herd)", "binomial", None,
+         "generalized linear mixed models"),
+        ("incidence ~ period + (1 | herd)", "poisson", None, "generalized linear mixed models"),
+        ("incidence ~ period + (1 | herd)", "Gamma", "log", "generalized linear mixed models"),
+        ("incidence ~ period + (1 | herd)", "gaussian", "log", "identity link"),
+    ],
+)
+def test_glmm_refused_before_any_computation(formula, family, link, match) -> None:
+    data = _exploding(ml.datasets.load("cbpp"))
+    with pytest.raises(NotSupportedError, match=match):
+        ml.fit(formula, data, family=family, link=link)
+
+
+def test_bayes_refused_before_any_computation() -> None:
+    pytest.importorskip("numpyro")
+    data = _exploding(ml.datasets.load("sleepstudy"))
+    with pytest.raises(NotSupportedError, match="in memory"):
+        ml.fit("Reaction ~ Days + (1 | Subject)", data, method="bayes")

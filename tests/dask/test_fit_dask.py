@@ -157,3 +157,15 @@ def test_update_refits_on_dask(client) -> None:
     smaller = res.update(". ~ . - Days", reml=False)
     assert isinstance(smaller, DaskLMMResult)
     assert_equal_fits(smaller, quiet_fit("Reaction ~ (Days | Subject)", data, reml=False))
+
+
+def test_client_by_address(client) -> None:
+    """A client connected by the scheduler's address, as to a remote cluster, runs the fit."""
+    from distributed import Client, get_task_stream
+
+    data = ml.datasets.load("sleepstudy")
+    with Client(client.scheduler.address, set_as_default=True) as remote:
+        with get_task_stream(remote) as stream:
+            res = quiet_fit(SLEEP, dd.from_pandas(data, npartitions=3))
+        assert any("partition_stats" in str(rec["key"]) for rec in stream.data)
+    assert_equal_fits(res, quiet_fit(SLEEP, data))

@@ -85,3 +85,72 @@ def test_levels_ordered_as_in_memory() -> None:
     frame = encoder.frame(data)[1]
     for t, m in zip(encoder.terms, design.terms, strict=True):
         np.testing.assert_array_equal(t.grouping.codes(frame), m.grouping.codes)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([5, -3, 5, 7, -3, 100], dtype=np.int8),
+        np.array([2**40, 2**40 + 3, 2**40], dtype=np.int64),
+        np.array([0, 10**12, 3], dtype=np.int64),  # too wide for counting: hashed
+        np.array([3, 1, 2], dtype=np.uint16),
+        np.array([1.5, -2.0, 1.5, np.inf]),
+    ],
+)
+def test_distinct_values(values) -> None:
+    from multilevel.dask.levels import distinct_values
+
+    got = distinct_values(values)
+    assert sorted(got.tolist()) == sorted(set(values.tolist()))
+    assert got.dtype == values.dtype
+
+
+@pytest.mark.parametrize(
+    "levels",
+    [
+        np.array([-3.0, 0.0, 1.0, 4.0, 7.0]),  # integers in a range: lookup table
+        np.array([-3.0, 0.5, 1.0, 4.0]),  # not all integers: hashed lookup
+        np.array([0.0, 1e9]),  # too wide a range: hashed lookup
+    ],
+)
+def test_numeric_level_codes(levels) -> None:
+    from multilevel.dask.levels import ColumnLevels
+
+    column = ColumnLevels("g", "numeric", pd.Index(levels), None)
+    values = np.array([-3.0, 0.0, 0.5, 1.0, 2.0, 4.0, 7.0, 8.0, -4.0, 1e9, np.nan, 1.0000001])
+    want = pd.Index(levels).get_indexer(pd.Index(values))
+    np.testing.assert_array_equal(column.codes(pd.Series(values)), want)
+    ints = np.array([-3, 0, 1, 2, 4, 7, 8, -4], dtype=np.int64)
+    np.testing.assert_array_equal(column.codes(pd.Series(ints)),
+                                  pd.Index(levels).get_indexer(pd.Index(ints.astype(float))))
+    assert column.labels == tuple(
+        str(int(v)) if float(v).is_integer() else repr(float(v)) for v in levels
+    )
+
+
+@pytest.mark.parametrize(
+    ("dataset", "formula", "weights"),
+    [
+        ("sleepstudy", "Reaction ~ Days + (Days | Subject)", "w"),
+        ("Penicillin", "diameter ~ 1 + (1|plate) + (1|sample)", None),
+        ("sleepstudy", "Reaction ~ 1 + (1 | Subject) + (0 + Days | Subject)", None),
+    ],
+)
+def test_theta_scale_from_the_reduced_system(dataset, formula, weights) -> None:
+    """θ's scale read off the reduced blocks is the in-memory one, computed from Z."""
+    from multilevel.dask.fit import system_theta_scale
+    from multilevel.optimize import theta_scale
+
+    data = ml.datasets.load(dataset)
+    parsed = parsed_formula(formula)
+    columns = tuple(dict.fromkeys([*parsed.variables, *([weights] if weights else [])]))
+    plan = level_plan(parsed, columns, data.iloc[:0])
+    parts = [data.iloc[k::3] for k in range(3)]
+    summary = combine_levels([partition_levels(p, plan) for p in parts])
+    levels = resolve_levels(summary, data.iloc[:0], plan)
+    encoder = build_encoder(parsed, plan, levels, summary, None, weights, None)
+    stats = combine_stats([partition_stats(p, encoder) for p in parts])
+    system = final_system(stats, np.arange(len(encoder.xnames)))
+    memory = pls_system(build_design(parsed, data, weights=weights))
+    np.testing.assert_allclose(system_theta_scale(system),
+                               theta_scale([t.z for t in memory.terms]), rtol=1e-12)

@@ -5,23 +5,24 @@
 2. Statistics (:mod:`multilevel.dask.stats`): each partition's PLS blocks over the global
    codes, reduced by summation into the PLS system of the whole data set.
 
-The client then decides the rank of X on XᵀX, and runs the in-memory path's objective,
-optimizer, convergence checks and estimates on that system: the numbers are the in-memory
-fit's, up to the order of floating-point sums.
+The client then decides the rank of X on XᵀX and hands the system to
+:func:`multilevel.fit.finish_lmm`, the in-memory path's own objective, optimizer, convergence
+checks, estimates and warnings (θ's scale is read off the diagonal blocks, as the system's
+terms hold no rows): the numbers are the in-memory fit's, up to the order of floating-point
+sums. Each phase's duration is logged (logger ``multilevel.dask``, INFO).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
-from multilevel.convergence import check_convergence
 from multilevel.dask.encode import Encoder, build_encoder, check_stateless, level_plan
 from multilevel.dask.graph import compute_one, map_partitions_delayed, tree_reduce
 from multilevel.dask.levels import (
@@ -33,39 +34,29 @@ from multilevel.dask.levels import (
 from multilevel.dask.result import DaskDesign, DaskLMMResult
 from multilevel.dask.stats import (
     PartitionStats,
+    column_sums_of_squares,
     combine_stats,
     confounded_slope_notes,
     final_system,
     independent_columns_gram,
     partition_stats,
+    x_gram,
 )
 from multilevel.design import RandomEffectsTerm
 from multilevel.design.frame import ModelFrame, check_columns
 from multilevel.design.grouping import Grouping
-from multilevel.errors import (
-    ConvergenceWarning,
-    DataError,
-    DataWarning,
-    ModelError,
-    MultilevelWarning,
-    NotSupportedError,
-    SingularFitWarning,
-)
+from multilevel.errors import DataError, ModelError, NotSupportedError
+from multilevel.fit import finish_lmm, parsed_formula
 from multilevel.formula import ParsedFormula
-from multilevel.lmm import PLSSystem, estimates, make_objective, update_factor
-from multilevel.optimize import OptimizerControl, minimize
-from multilevel.result import FitOptions, is_singular
+from multilevel.lmm import PLSSystem
+from multilevel.optimize import OptimizerControl, optimizer_control, theta_scale
+from multilevel.result import FitOptions
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
 
 #: Logs the duration of each pass (INFO), for benchmarks and for users watching a long fit.
 logger = logging.getLogger("multilevel.dask")
-
-
-def _control(control: OptimizerControl | Mapping[str, Any] | None) -> OptimizerControl:
-    if control is None:
-        return OptimizerControl()
-    if isinstance(control, OptimizerControl):
-        return control
-    return OptimizerControl(**dict(control))
 
 
 def _check_model(
@@ -178,48 +169,6 @@ def _identifiable(encoder: Encoder, n: int) -> None:
             )
 
 
-def fit_system(
-    system: PLSSystem,
-    design: DaskDesign,
-    options: FitOptions,
-    data: Any,
-) -> DaskLMMResult:
-    """From the PLS system to the result: optimize θ, check convergence, read the estimates.
-
-    The same steps, in the same order, as :func:`multilevel.fit.fit` after its system is built.
-    """
-    ctrl = options.control
-    fun = make_objective(system, options.reml)
-    opt = minimize(fun, system.layout.start(), system.layout.lower_bounds(), ctrl)
-    factor = update_factor(system, opt.x)
-    est = estimates(system, factor, options.reml)
-    messages: list[tuple[type[MultilevelWarning], str]] = [
-        (DataWarning, note) for note in design.notes
-    ]
-    if is_singular(opt.x, system.layout.diagonal_mask()):
-        messages.append((SingularFitWarning, "boundary (singular) fit: see result.singular"))
-    if not opt.converged:
-        messages.append(
-            (ConvergenceWarning, f"the optimizer did not converge: {opt.returnvalue}")
-        )
-    conv = check_convergence(fun, opt.x, system.layout.lower_bounds())
-    messages.extend((ConvergenceWarning, m) for m in conv.messages + conv.notes)
-    for category, text in messages:
-        warnings.warn(text, category, stacklevel=4)  # the caller of ml.fit
-    return DaskLMMResult(
-        design=design,
-        system=system,
-        options=options,
-        data=data,
-        theta=opt.x,
-        objective=opt.fmin,
-        optsummary=opt,
-        estimates=est,
-        warnings=tuple(text for _, text in messages),
-        convergence=conv,
-    )
-
-
 def fit_dask(
     formula: str | ParsedFormula,
     data: Any,
@@ -262,8 +211,6 @@ def fit_dask(
     >>> round(m.objective, 3)
     1743.628
     """
-    from multilevel.fit import parsed_formula
-
     if na_action not in ("omit", "raise"):
         raise DataError(f"na_action must be 'omit' or 'raise', not {na_action!r}")
     parsed = parsed_formula(formula) if isinstance(formula, str) else formula
@@ -288,23 +235,66 @@ def fit_dask(
     levels = resolve_levels(summary, meta, plan)
     encoder = build_encoder(parsed, plan, levels, summary, contrasts, weights, offset)
     _identifiable(encoder, summary.ncomplete)
-    logger.info("levels pass: %.2f s (%d rows, %d partitions)", time.perf_counter() - start,
-                summary.nrows, data.npartitions)
-    start = time.perf_counter()
+    start = _phase("levels pass", start, "%d rows, %d partitions", summary.nrows,
+                   data.npartitions)
     tasks = map_partitions_delayed(data, columns, partition_stats, encoder)
     stats: PartitionStats = compute_one(tree_reduce(tasks, combine_stats))
-    logger.info("statistics pass: %.2f s", time.perf_counter() - start)
-    p = len(encoder.xnames)
-    gram = stats.gram if stats.gram is not None else stats.system.xyxy[:p, :p]
-    keep = independent_columns_gram(gram)
+    start = _phase("statistics pass", start, "%d complete rows", stats.nobs)
+    keep = independent_columns_gram(x_gram(stats))
+    notes = _notes(encoder, summary, keep)
+    notes.extend(confounded_slope_notes(encoder, stats))
+    design = _design(parsed, encoder, keep, summary, notes, stats.nobs)
+    system = final_system(stats, keep)
+    del stats  # the system shares its blocks; the rest is released before optimizing
+    options = FitOptions(
+        formula=formula if isinstance(formula, str) else formula.text,
+        reml=reml,
+        weights=weights,
+        offset=offset,
+        contrasts=contrasts,
+        control=optimizer_control(control),
+        na_action=na_action,
+    )
+    start = _phase("system", start, "%d random effects", sum(t.size for t in system.terms))
+    result = finish_lmm(system, design, options, data, scale=system_theta_scale(system),
+                        result_type=DaskLMMResult, stacklevel=4)
+    _phase("optimization", start, "%d evaluations", result.optsummary.feval)
+    assert isinstance(result, DaskLMMResult)
+    return result
+
+
+def system_theta_scale(system: PLSSystem) -> FloatArray:
+    """:func:`multilevel.optimize.theta_scale` of a reduced system, whose terms hold no rows.
+
+    The root mean square of a (weighted) random-effects column is √(Σ wᵢzᵢ² / n), and Σ wᵢzᵢ²
+    is on the diagonal of ZᵀWZ (:func:`~multilevel.dask.stats.column_sums_of_squares`).
+    ``theta_scale`` is given those values as a one-row matrix per term, whose root mean
+    square is the values themselves, so the layout of θ is its own.
+    """
+    n = max(system.nobs, 1)
+    return theta_scale([np.sqrt(ss / n)[None, :] for ss in column_sums_of_squares(system)])
+
+
+def _phase(name: str, start: float, detail: str, *args: Any) -> float:
+    """Log the end of a phase (INFO; ``extra`` holds ``phase`` and ``seconds`` for tools such
+    as the benchmark); returns the time the next phase starts."""
+    now = time.perf_counter()
+    logger.info(f"%s: %.2f s ({detail})", name, now - start, *args,
+                extra={"phase": name, "seconds": now - start})
+    return now
+
+
+def _notes(encoder: Encoder, summary: LevelSummary, keep: IntArray) -> list[str]:
+    """The in-memory path's notes on dropped rows, dropped columns and numeric groupings."""
     notes = []
     if summary.nrows > summary.ncomplete:
         notes.append(
             f"{summary.nrows - summary.ncomplete} rows with missing or infinite values were "
             "dropped"
         )
-    if len(keep) < p:
-        dropped = [n for j, n in enumerate(encoder.xnames) if j not in set(keep.tolist())]
+    kept = set(keep.tolist())
+    if len(kept) < len(encoder.xnames):
+        dropped = [n for j, n in enumerate(encoder.xnames) if j not in kept]
         plural = "s" if len(dropped) > 1 else ""
         notes.append(
             f"fixed-effect model matrix is rank deficient so dropping {len(dropped)} "
@@ -315,19 +305,4 @@ def fit_dask(
             notes.append(
                 f"the numeric grouping variable of {t.grouping.name!r} was converted to a factor"
             )
-    notes.extend(confounded_slope_notes(encoder, stats))
-    design = _design(parsed, encoder, keep, summary, notes, stats.system.nobs)
-    options = FitOptions(
-        formula=formula if isinstance(formula, str) else formula.text,
-        reml=reml,
-        weights=weights,
-        offset=offset,
-        contrasts=contrasts,
-        control=_control(control),
-        na_action=na_action,
-    )
-    start = time.perf_counter()
-    result = fit_system(final_system(stats, keep), design, options, data)
-    logger.info("optimization: %.2f s (%d evaluations)", time.perf_counter() - start,
-                result.optsummary.feval)
-    return result
+    return notes

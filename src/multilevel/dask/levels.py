@@ -113,41 +113,67 @@ class LevelSummary:
     example: pd.DataFrame | None
 
 
+def distinct_values(values: np.ndarray) -> pd.Index:
+    """The distinct values of an array. Integers spanning a range not much wider than their
+    number are found by counting (sorted, linear time); anything else by hashing."""
+    if values.dtype.kind in "iu" and values.size:
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo < 4 * values.size + 1024 and -(2**62) < lo and hi < 2**62:
+            seen = np.bincount(values.astype(np.int64) - lo, minlength=hi - lo + 1)
+            return pd.Index((np.flatnonzero(seen) + lo).astype(values.dtype))
+    return pd.Index(pd.unique(values))
+
+
 def partition_levels(part: pd.DataFrame, plan: LevelPlan) -> LevelSummary:
     """The first-pass report of one partition."""
     mask, missing = complete_rows(part, plan.columns)
-    sub = part.loc[mask, list(plan.columns)]
+    ncomplete = int(mask.sum())
+    whole = ncomplete == len(part)
     observed: dict[str, pd.Index] = {}
     categories: dict[str, pd.Index] = {}
     for name in plan.factors:
-        col = normalize(sub[name])
+        col = part[name] if whole else part[name][mask]
+        col = normalize(col)
         if isinstance(col.dtype, pd.CategoricalDtype):
             categories[name] = pd.Index(col.cat.categories)
             codes = col.cat.codes.to_numpy()
             observed[name] = pd.Index(col.cat.categories[np.unique(codes[codes >= 0])])
         else:
-            observed[name] = pd.Index(pd.unique(col.to_numpy()))
-    combos = {
-        cols: pd.DataFrame({c: normalize(sub[c]) for c in cols}).drop_duplicates()
-        for cols in plan.interactions
-    }
+            observed[name] = distinct_values(col.to_numpy())
+    combos = {}
+    for cols in plan.interactions:
+        sub = part.loc[:, list(cols)] if whole else part.loc[mask, list(cols)]
+        combos[cols] = pd.DataFrame({c: normalize(sub[c]) for c in cols}).drop_duplicates()
+    example = None
+    if ncomplete:
+        first = int(np.argmax(mask))
+        example = part.iloc[first : first + 1][list(plan.columns)].copy()
     return LevelSummary(
         nrows=len(part),
-        ncomplete=int(mask.sum()),
+        ncomplete=ncomplete,
         missing=missing,
         observed=observed,
         categories=categories,
         combos=combos,
-        example=sub.iloc[:1].copy() if len(sub) else None,
+        example=example,
     )
 
 
 def _union(indexes: list[pd.Index]) -> pd.Index:
     """Union keeping the order of first appearance."""
-    out = indexes[0]
-    for other in indexes[1:]:
-        out = out.append(other).unique()
-    return pd.Index(out)
+    if len(indexes) == 1:
+        return indexes[0]
+    return pd.Index(pd.unique(np.concatenate([np.asarray(i) for i in indexes])))
+
+
+def _union_set(indexes: list[pd.Index]) -> pd.Index:
+    """Union in any order (integers by counting, as :func:`distinct_values`)."""
+    if len(indexes) == 1:
+        return indexes[0]
+    arrays = [np.asarray(i) for i in indexes]
+    if all(a.dtype.kind in "iu" for a in arrays):
+        return distinct_values(np.concatenate(arrays))
+    return _union(indexes)
 
 
 def combine_levels(parts: list[LevelSummary]) -> LevelSummary:
@@ -163,7 +189,7 @@ def combine_levels(parts: list[LevelSummary]) -> LevelSummary:
         nrows=sum(p.nrows for p in parts),
         ncomplete=sum(p.ncomplete for p in parts),
         missing=missing,
-        observed={k: _union([p.observed[k] for p in parts]) for k in first.observed},
+        observed={k: _union_set([p.observed[k] for p in parts]) for k in first.observed},
         categories={k: _union([p.categories[k] for p in parts]) for k in first.categories},
         combos={
             k: pd.concat([p.combos[k] for p in parts], ignore_index=True).drop_duplicates()
@@ -171,6 +197,26 @@ def combine_levels(parts: list[LevelSummary]) -> LevelSummary:
         },
         example=next((p.example for p in parts if p.example is not None), None),
     )
+
+
+def number_labels(values: NDArray[np.float64]) -> tuple[str, ...]:
+    """R's labels of numeric levels (as :func:`multilevel.design.grouping._r_number`): whole
+    numbers without a decimal point, others as Python prints them."""
+    whole = np.isfinite(values) & (np.floor(values) == values) & (np.abs(values) < 2.0**53)
+    if whole.all():
+        return tuple(map(str, values.astype(np.int64).tolist()))
+    return tuple(_r_number(float(v)) for v in values)
+
+
+def _table_codes(values: np.ndarray, lo: int, table: NDArray[np.intp]) -> NDArray[np.intp]:
+    """Codes of numeric values by a lookup table over the integers lo, lo + 1, ... (compared
+    as floats, as the levels are: exact for the integers of the table, |x| < 2⁵²)."""
+    values = values.astype(float)
+    with np.errstate(invalid="ignore"):
+        inside = (values >= lo) & (values < lo + table.size)
+        shifted = np.where(inside, values - lo, 0.0).astype(np.intp)
+        inside &= shifted + lo == values
+    return np.where(inside, table[shifted], -1)
 
 
 @dataclass(frozen=True)
@@ -202,8 +248,24 @@ class ColumnLevels:
     def labels(self) -> tuple[str, ...]:
         """Level labels as the grouping factors print them."""
         if self.kind == "numeric":
-            return tuple(_r_number(float(v)) for v in self.values)
+            return number_labels(np.asarray(self.values, dtype=float))
         return tuple(str(v) for v in self.values)
+
+    @cached_property
+    def _table(self) -> tuple[int, NDArray[np.intp]] | None:
+        """For integer-valued numeric levels over a range not much wider than their number: the
+        smallest level and the code of every integer of the range (-1 for none)."""
+        if self.kind != "numeric" or len(self.values) == 0:
+            return None
+        values = np.asarray(self.values, dtype=float)
+        lo, hi = float(values.min()), float(values.max())
+        if not (np.all(np.floor(values) == values) and -2.0**52 < lo and hi < 2.0**52):
+            return None
+        if hi - lo >= 4 * len(values) + 1024:
+            return None
+        table = np.full(int(hi - lo) + 1, -1, dtype=np.intp)
+        table[(values - lo).astype(np.intp)] = np.arange(len(values))
+        return int(lo), table
 
     @cached_property
     def _lookup(self) -> pd.Index:
@@ -217,7 +279,9 @@ class ColumnLevels:
     def codes(self, col: pd.Series) -> IntArray:
         """Position of each value among the levels (-1 for a value not among them)."""
         col = normalize(col)
-        if self.kind == "numeric":
+        if self.kind == "numeric" and self._table is not None:
+            found = _table_codes(col.to_numpy(), *self._table)
+        elif self.kind == "numeric":
             found = self._lookup.get_indexer(pd.Index(col.to_numpy(dtype=float)))
         elif self.kind == "string":
             found = self._lookup.get_indexer(pd.Index(col.astype(str).to_numpy(dtype=object)))

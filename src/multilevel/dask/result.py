@@ -15,6 +15,7 @@ type III tests, marginal means, ICCs) raise :class:`~multilevel.errors.NotSuppor
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -101,25 +102,27 @@ class DaskLMMResult(LMMResult):
         pandas ``newdata`` only.
         """
         from multilevel.dask.predict import is_dask, predict_dask
+        from multilevel.inference.predict import predict
 
-        names = ("newdata", "re_form", "allow_new_levels", "type", "interval")
-        opts = dict(zip(names, args, strict=False))
-        opts.update(kwargs)
-        newdata = opts.get("newdata")
+        # the arguments as the in-memory predict takes them (its signature, its defaults)
+        bound = inspect.signature(predict).bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        opts = bound.arguments
+        newdata = opts["newdata"]
         if newdata is not None and not is_dask(newdata):
             return super().predict(*args, **kwargs)
-        if opts.get("interval") is not None:
+        if opts["interval"] is not None:
             raise NotSupportedError(
                 "prediction intervals on a Dask DataFrame are not available; predict a pandas "
                 "DataFrame (e.g. ddf.head(1000)) for intervals"
             )
-        if opts.get("type", "response") not in ("response", "link"):
+        if opts["type"] not in ("response", "link"):
             raise ModelError(f"type must be 'response' or 'link', not {opts['type']!r}")
         return predict_dask(
             self,
             self.data if newdata is None else newdata,
-            re_form=opts.get("re_form"),
-            allow_new_levels=bool(opts.get("allow_new_levels", False)),
+            re_form=opts["re_form"],
+            allow_new_levels=bool(opts["allow_new_levels"]),
             fitted_rows=newdata is None,
         )
 

@@ -1,12 +1,19 @@
 """Second pass: each partition's sufficient statistics in the engine's block layout, summed.
 
-A partition is encoded (:mod:`multilevel.dask.encode`) and its PLS blocks are formed by the
-engine's own code (:class:`~multilevel.lmm.structure.SystemStructure`) over the *global* level
-codes: Z₁ᵀZ₁ as a stack of q₁ × q₁ blocks, Z_jᵀZ₁ sparse (CSR), Z_jᵀZ_i dense for the later
-(small) terms, [X y]ᵀZ_k and [X y]ᵀ[X y] dense, n and Σ log w. The observation-level arrays are
-dropped before the statistics leave the worker, so what travels is the size of the blocks, not
-of the data. Sums of these blocks over partitions are the blocks of the whole data set, so the
-tree reduction ends with the PLS system of the full model.
+A partition is encoded (:mod:`multilevel.dask.encode`) and its blocks of [Z X y]ᵀW[Z X y] are
+formed over the *global* level codes with a few vectorized calls per block (``bincount`` over
+the level codes, and SciPy's COO → CSR conversion, which sums duplicate entries, for the
+products of two terms); no Python loop runs over rows or levels. The observation-level arrays
+are dropped before the statistics leave the worker, so what travels is the size of the blocks,
+not of the data, and sums of these blocks over partitions are the blocks of the whole data set:
+
+- Z₁ᵀZ₁ as a stack of q₁ × q₁ blocks and [X y]ᵀZ₁ as (p + 1, levels, q₁), over the levels of
+  the first (largest) term that the partition sees when it sees at most half of them
+  (:attr:`PartitionStats.levels`), so that a partition of a data set sorted by group sends
+  little; the reduction widens them as the union of levels grows;
+- every Z_jᵀZ_i with j ≥ 1 as a SciPy CSR matrix with 32-bit indices (only the observed pairs
+  of levels are stored; the later terms' blocks are made dense on the client);
+- [X y]ᵀZ_k, [X y]ᵀW[X y], n and Σ log w.
 
 Two small extras ride along: the unweighted Gram matrix XᵀX when there are prior weights (the
 rank decision is made on X itself, as in memory), and per-level minima and maxima of random
@@ -17,7 +24,7 @@ intercept).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -25,12 +32,15 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from multilevel.dask.encode import Encoder
-from multilevel.lmm.structure import SystemStructure
 from multilevel.lmm.system import PLSSystem, TermBlock
 from multilevel.lmm.theta import ThetaLayout
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
+
+#: A partition's first-term blocks are sent for its levels only when it sees at most this
+#: fraction of them.
+COMPACT_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -42,7 +52,7 @@ class SlopeRange:
     columns
         Positions of the slope columns in the term.
     low, high
-        (nlevels, len(columns)) minima and maxima (+inf and -inf for unseen levels).
+        (levels, len(columns)) minima and maxima (+inf and -inf for unseen levels).
     """
 
     columns: tuple[int, ...]
@@ -56,31 +66,43 @@ class PartitionStats:
 
     Attributes
     ----------
-    system
-        The PLS blocks (its terms carry no observations: only q and the number of levels).
+    q, nlevels
+        Columns per level and number of levels of every term (engine order).
+    levels
+        The sorted first-term levels that ``a11``, ``xyz[0]`` and the first slope range hold,
+        or None for all of them.
+    a11
+        Z₁ᵀWZ₁ as a (levels, q₁, q₁) stack.
+    xyz
+        [X y]ᵀWZ_k as (p + 1, levels, q_k) arrays (the first on ``levels``).
+    zz
+        Z_jᵀWZ_i for 1 ≤ j, 0 ≤ i ≤ j, keyed ``(j, i)``, CSR over the global codes.
+    xyxy
+        [X y]ᵀW[X y].
+    nobs
+        Number of observations.
+    log_weights
+        Σ log wᵢ (0 without prior weights).
     gram
         Unweighted XᵀX over all columns of X (only with prior weights; else None).
     ranges
         Per term: the slope ranges (None where the confounding check does not apply).
-    levels
-        When not None, the (sorted) levels of the first term that ``a11``, ``xyz[0]`` and the
-        first term's slope range hold: a partition that sees few of the first term's levels
-        sends only those rows (the sums are dense again once they cover most levels).
     """
 
-    system: PLSSystem
+    q: tuple[int, ...]
+    nlevels: tuple[int, ...]
+    levels: IntArray | None
+    a11: FloatArray
+    xyz: tuple[FloatArray, ...]
+    zz: dict[tuple[int, int], sp.csr_matrix]
+    xyxy: FloatArray
+    nobs: int
+    log_weights: float
     gram: FloatArray | None
     ranges: tuple[SlopeRange | None, ...]
-    levels: IntArray | None = None
 
 
-def _shell_terms(encoder: Encoder) -> tuple[TermBlock, ...]:
-    return tuple(
-        TermBlock(np.zeros(0, dtype=np.intp), np.zeros((0, t.q)), t.nlevels)
-        for t in encoder.terms
-    )
-
-
+# -- one partition -------------------------------------------------------------------------
 def _range_columns(encoder: Encoder) -> list[tuple[int, ...] | None]:
     with_intercept = {t.grouping.name for t in encoder.terms if "(Intercept)" in t.cnames}
     out: list[tuple[int, ...] | None] = []
@@ -90,14 +112,11 @@ def _range_columns(encoder: Encoder) -> list[tuple[int, ...] | None]:
     return out
 
 
-def _slope_range(
-    cols: tuple[int, ...], z: FloatArray, codes: IntArray, nlevels: int
-) -> SlopeRange:
-    low = np.full((nlevels, len(cols)), np.inf)
-    high = np.full((nlevels, len(cols)), -np.inf)
+def _slope_range(cols: tuple[int, ...], z: FloatArray, codes: IntArray, size: int) -> SlopeRange:
+    low = np.full((size, len(cols)), np.inf)
+    high = np.full((size, len(cols)), -np.inf)
     if codes.size:
-        frame = pd.DataFrame(z[:, list(cols)])
-        grouped = frame.groupby(codes, sort=True)
+        grouped = pd.DataFrame(z[:, list(cols)]).groupby(codes, sort=True)
         mins, maxs = grouped.min(), grouped.max()
         idx = mins.index.to_numpy()
         low[idx] = mins.to_numpy()
@@ -105,79 +124,139 @@ def _slope_range(
     return SlopeRange(cols, low, high)
 
 
+def _by_level(codes: IntArray, z: FloatArray, values: FloatArray, size: int) -> FloatArray:
+    """Σ over the rows of each level of ``values[:, c] * z[:, a]``: shape (c, size, a)."""
+    out = np.empty((values.shape[1], size, z.shape[1]))
+    for a in range(z.shape[1]):
+        for c in range(values.shape[1]):
+            out[c, :, a] = np.bincount(codes, weights=values[:, c] * z[:, a], minlength=size)
+    return out
+
+
+def _gram_by_level(codes: IntArray, z: FloatArray, wz: FloatArray, size: int) -> FloatArray:
+    """Σ over the rows of each level of wz zᵀ: a (size, q, q) stack, symmetric by copying."""
+    q = z.shape[1]
+    out = np.empty((size, q, q))
+    for r in range(q):
+        for c in range(r, q):
+            out[:, r, c] = np.bincount(codes, weights=wz[:, r] * z[:, c], minlength=size)
+            out[:, c, r] = out[:, r, c]
+    return out
+
+
+def _index_dtype(*sizes: int) -> type:
+    return np.int32 if max(sizes, default=0) < np.iinfo(np.int32).max else np.int64
+
+
+def _pair_block(
+    rows: IntArray, zr: FloatArray, cols: IntArray, zc: FloatArray, w: FloatArray | None,
+    shape: tuple[int, int],
+) -> sp.csr_matrix:
+    """Σ wᵢ zr_i zc_iᵀ placed at the levels (rows[i], cols[i]): a CSR matrix of ``shape``
+    (duplicate entries summed by the COO → CSR conversion)."""
+    qr, qc = zr.shape[1], zc.shape[1]
+    kind = _index_dtype(*shape)
+    wzr = zr if w is None else zr * w[:, None]
+    r_idx, c_idx, vals = [], [], []
+    for a in range(qr):
+        for b in range(qc):
+            r_idx.append((rows * qr + a).astype(kind))
+            c_idx.append((cols * qc + b).astype(kind))
+            vals.append(wzr[:, a] * zc[:, b])
+    coo = sp.coo_matrix(
+        (np.concatenate(vals), (np.concatenate(r_idx), np.concatenate(c_idx))), shape=shape
+    )
+    return coo.tocsr()
+
+
 def partition_stats(part: pd.DataFrame, encoder: Encoder) -> PartitionStats:
     """The sufficient statistics of one partition (a pandas DataFrame)."""
     _, frame = encoder.frame(part)
     n = len(frame)
     p = len(encoder.xnames)
+    terms = encoder.terms
+    xy = np.empty((n, p + 1))
+    w = None
     if n:
-        y = encoder.response(frame)
-        X = encoder.fixed(frame)
+        xy[:, :p] = encoder.fixed(frame)
+        xy[:, p] = encoder.response(frame)
         w = encoder.weights_of(frame)
-        codes = [t.grouping.codes(frame) for t in encoder.terms]
-        zs = [t.z(frame) for t in encoder.terms]
-    else:
-        y, X, w = np.zeros(0), np.zeros((0, p)), None
-        if encoder.weights is not None:
-            w = np.zeros(0)
-        codes = [np.zeros(0, dtype=np.intp) for _ in encoder.terms]
-        zs = [np.zeros((0, t.q)) for t in encoder.terms]
-    blocks = tuple(
-        TermBlock(c, z, t.nlevels) for c, z, t in zip(codes, zs, encoder.terms, strict=True)
-    )
-    system = SystemStructure.build(X, blocks).assemble(y, w)
-    log_w = float(np.sum(np.log(w))) if w is not None and w.size else 0.0
-    system = replace(system, terms=_shell_terms(encoder), log_weights=log_w)
-    gram = X.T @ X if encoder.weights is not None else None
+    elif encoder.weights is not None:
+        w = np.zeros(0)
+    codes = [t.grouping.codes(frame) if n else np.zeros(0, dtype=np.intp) for t in terms]
+    zs = [t.z(frame) if n else np.zeros((0, t.q)) for t in terms]
+    wxy = xy if w is None else xy * w[:, None]
+    # the first term over the levels this partition sees, if it sees few of them
+    n1 = terms[0].nlevels
+    present = np.bincount(codes[0], minlength=n1) > 0
+    used = np.flatnonzero(present)
+    levels: IntArray | None = None
+    local, size = codes[0], n1
+    if used.size <= COMPACT_FRACTION * n1:
+        levels, size = used, used.size
+        local = (np.cumsum(present, dtype=np.intp) - 1)[codes[0]]
+    z1 = zs[0]
+    wz1 = z1 if w is None else z1 * w[:, None]
+    a11 = _gram_by_level(local, z1, wz1, size)
+    xyz = [_by_level(local, z1, wxy, size)]
+    xyz += [_by_level(c, z, wxy, t.nlevels) for c, z, t in zip(codes[1:], zs[1:], terms[1:],
+                                                              strict=True)]
+    zz = {
+        (j, i): _pair_block(codes[j], zs[j], codes[i], zs[i], w,
+                            (terms[j].q * terms[j].nlevels, terms[i].q * terms[i].nlevels))
+        for j in range(1, len(terms))
+        for i in range(j + 1)
+    }
+    range_cols = _range_columns(encoder)
     ranges = tuple(
-        None if cols is None else _slope_range(cols, z, c, t.nlevels)
-        for cols, z, c, t in zip(_range_columns(encoder), zs, codes, encoder.terms, strict=True)
+        None if cols is None else _slope_range(cols, z, c, s)
+        for cols, z, c, s in zip(range_cols, zs, [local, *codes[1:]],
+                                 [size, *(t.nlevels for t in terms[1:])], strict=True)
     )
-    stats = PartitionStats(system, gram, ranges)
-    used = np.unique(codes[0])
-    if used.size <= COMPACT_FRACTION * encoder.terms[0].nlevels:
-        stats = _merge([stats], used)
-    return stats
+    return PartitionStats(
+        q=tuple(t.q for t in terms),
+        nlevels=tuple(t.nlevels for t in terms),
+        levels=levels,
+        a11=a11,
+        xyz=tuple(xyz),
+        zz=zz,
+        xyxy=wxy.T @ xy,
+        nobs=n,
+        log_weights=float(np.sum(np.log(w))) if w is not None and w.size else 0.0,
+        gram=xy[:, :p].T @ xy[:, :p] if encoder.weights is not None else None,
+        ranges=ranges,
+    )
 
 
-#: A partition's first-term blocks are sent for its levels only when it sees at most this
-#: fraction of them.
-COMPACT_FRACTION = 0.5
-
-
+# -- the reduction -------------------------------------------------------------------------
 def _first_term(
     parts: list[PartitionStats], target: IntArray | None
 ) -> tuple[FloatArray, FloatArray, SlopeRange | None]:
     """The summed first-term blocks (a11, [X y]ᵀZ₁, slope range) on the levels ``target``
     (None: all levels); each part holds the levels ``part.levels`` (None: all)."""
-    first = parts[0].system
-    n1, q = first.terms[0].nlevels, first.terms[0].q
-    p1 = first.xyxy.shape[0]
-    size = n1 if target is None else target.size
+    first = parts[0]
+    q, p1 = first.q[0], first.xyxy.shape[0]
+    size = first.nlevels[0] if target is None else target.size
     a11 = np.zeros((size, q, q))
     xyz0 = np.zeros((p1, size, q))
-    r0 = parts[0].ranges[0] if parts[0].ranges else None
+    r0 = first.ranges[0]
     width = 0 if r0 is None else len(r0.columns)
     low = np.full((size, width), np.inf)
     high = np.full((size, width), -np.inf)
     for part in parts:
-        src_a11 = part.system.a11
-        src_xyz = part.system.xyz[0].reshape(p1, -1, q)
-        r = part.ranges[0] if part.ranges else None
+        src_a11, src_xyz = part.a11, part.xyz[0]
+        r = part.ranges[0]
         src_low = None if r is None else r.low
         src_high = None if r is None else r.high
-        dst: IntArray | slice
+        dst: IntArray | slice = slice(None)
         if part.levels is None and target is not None:
             # a part over all levels restricted to some: take those rows
             src_a11, src_xyz = src_a11[target], src_xyz[:, target, :]
             if r is not None:
                 src_low, src_high = r.low[target], r.high[target]
-            dst = slice(None)
-        elif part.levels is None:
-            dst = slice(None)
-        elif target is None:
+        elif part.levels is not None and target is None:
             dst = part.levels
-        else:
+        elif part.levels is not None and target is not None:
             dst = np.asarray(np.searchsorted(target, part.levels), dtype=np.intp)
         a11[dst] += src_a11
         xyz0[:, dst, :] += src_xyz
@@ -185,39 +264,7 @@ def _first_term(
             low[dst] = np.minimum(low[dst], src_low)
             high[dst] = np.maximum(high[dst], src_high)
     range0 = None if r0 is None else SlopeRange(r0.columns, low, high)
-    return a11, xyz0.reshape(p1, size * q), range0
-
-
-def _merge(parts: list[PartitionStats], target: IntArray | None) -> PartitionStats:
-    """The sum of parts, holding the first term's levels ``target`` (None: all)."""
-    systems = [p.system for p in parts]
-    first = systems[0]
-    a11, xyz0, range0 = _first_term(parts, target)
-    zz_sparse = []
-    for j in range(len(first.zz_sparse)):
-        total = first.zz_csr[j]
-        for other in systems[1:]:
-            total = total + other.zz_csr[j]
-        zz_sparse.append(sp.csr_matrix(total))
-    zz_dense = {k: _sum([s.zz_dense[k] for s in systems]) for k in first.zz_dense}
-    xyz = (xyz0, *(_sum([s.xyz[k] for s in systems]) for k in range(1, len(first.xyz))))
-    system = PLSSystem(
-        terms=first.terms,
-        layout=first.layout,
-        a11=a11,
-        zz_sparse=tuple(zz_sparse),
-        zz_dense=zz_dense,
-        xyz=xyz,
-        xyxy=_sum([s.xyxy for s in systems]),
-        nobs=sum(s.nobs for s in systems),
-        log_weights=math.fsum(s.log_weights for s in systems),
-    )
-    grams = [p.gram for p in parts if p.gram is not None]
-    gram = _sum(grams) if grams else None
-    ranges = tuple(
-        _combine_ranges([p.ranges[k] for p in parts]) for k in range(1, len(parts[0].ranges))
-    )
-    return PartitionStats(system, gram, (range0, *ranges), target)
+    return a11, xyz0, range0
 
 
 def _sum(arrays: list[FloatArray]) -> FloatArray:
@@ -225,6 +272,14 @@ def _sum(arrays: list[FloatArray]) -> FloatArray:
     for a in arrays[1:]:
         out += a
     return out
+
+
+def _sum_sparse(mats: list[sp.csr_matrix]) -> sp.csr_matrix:
+    """The sum of CSR matrices, merged row by row (linear in the stored entries)."""
+    total = mats[0]
+    for m in mats[1:]:
+        total = total + m
+    return sp.csr_matrix(total)
 
 
 def _combine_ranges(ranges: list[SlopeRange | None]) -> SlopeRange | None:
@@ -238,6 +293,27 @@ def _combine_ranges(ranges: list[SlopeRange | None]) -> SlopeRange | None:
     return SlopeRange(first.columns, low, high)
 
 
+def _merge(parts: list[PartitionStats], target: IntArray | None) -> PartitionStats:
+    """The sum of parts, holding the first term's levels ``target`` (None: all)."""
+    first = parts[0]
+    a11, xyz0, range0 = _first_term(parts, target)
+    grams = [p.gram for p in parts if p.gram is not None]
+    return PartitionStats(
+        q=first.q,
+        nlevels=first.nlevels,
+        levels=target,
+        a11=a11,
+        xyz=(xyz0, *(_sum([p.xyz[k] for p in parts]) for k in range(1, len(first.xyz)))),
+        zz={key: _sum_sparse([p.zz[key] for p in parts]) for key in first.zz},
+        xyxy=_sum([p.xyxy for p in parts]),
+        nobs=sum(p.nobs for p in parts),
+        log_weights=math.fsum(p.log_weights for p in parts),
+        gram=_sum(grams) if grams else None,
+        ranges=(range0, *(_combine_ranges([p.ranges[k] for p in parts])
+                          for k in range(1, len(first.ranges)))),
+    )
+
+
 def combine_stats(parts: list[PartitionStats]) -> PartitionStats:
     """The sum of several partitions' statistics (a tree-reduction step)."""
     if len(parts) == 1:
@@ -245,12 +321,16 @@ def combine_stats(parts: list[PartitionStats]) -> PartitionStats:
     target = None
     compact = [p.levels for p in parts if p.levels is not None]
     if len(compact) == len(parts):
-        union = np.unique(np.concatenate(compact))
-        if union.size <= COMPACT_FRACTION * parts[0].system.terms[0].nlevels:
+        seen = np.zeros(parts[0].nlevels[0], dtype=bool)
+        for levels in compact:
+            seen[levels] = True
+        union = np.flatnonzero(seen)  # sorted, in time linear in the levels
+        if union.size <= COMPACT_FRACTION * parts[0].nlevels[0]:
             target = union
     return _merge(parts, target)
 
 
+# -- on the client -------------------------------------------------------------------------
 def independent_columns_gram(gram: FloatArray, tol: float = 1e-7) -> IntArray:
     """:func:`multilevel.design.fixed.independent_columns` computed from XᵀX alone.
 
@@ -281,19 +361,50 @@ def independent_columns_gram(gram: FloatArray, tol: float = 1e-7) -> IntArray:
     return np.asarray(keep, dtype=np.intp)
 
 
+def x_gram(stats: PartitionStats) -> FloatArray:
+    """The (unweighted) XᵀX the rank of X is decided on."""
+    p = stats.xyxy.shape[0] - 1
+    return stats.gram if stats.gram is not None else stats.xyxy[:p, :p]
+
+
 def final_system(stats: PartitionStats, keep: IntArray) -> PLSSystem:
-    """The PLS system with only the kept columns of X (the response stays last)."""
+    """The PLS system of the whole data, with only the kept columns of X (y stays last).
+
+    Its terms carry no observations (only q and the number of levels); Z_jᵀZ₁ stays sparse
+    (CSR) and the later terms' blocks are made dense, as the engine stores them.
+    """
     if stats.levels is not None:
         stats = _merge([stats], None)
-    system = stats.system
-    p = system.xyxy.shape[0] - 1
+    p = stats.xyxy.shape[0] - 1
     rows = np.append(keep, p)
-    return replace(
-        system,
-        xyz=tuple(np.ascontiguousarray(b[rows, :]) for b in system.xyz),
-        xyxy=np.ascontiguousarray(system.xyxy[np.ix_(rows, rows)]),
-        layout=ThetaLayout(tuple(t.q for t in system.terms)),
+    terms = tuple(
+        TermBlock(np.zeros(0, dtype=np.intp), np.zeros((0, q)), m)
+        for q, m in zip(stats.q, stats.nlevels, strict=True)
     )
+    xyz = tuple(
+        np.ascontiguousarray(b[rows].reshape(rows.size, -1)) for b in stats.xyz
+    )
+    return PLSSystem(
+        terms=terms,
+        layout=ThetaLayout(stats.q),
+        a11=stats.a11,
+        zz_sparse=tuple(stats.zz[(j, 0)] for j in range(1, len(terms))),
+        zz_dense={k: m.toarray() for k, m in stats.zz.items() if k[1] > 0},
+        xyz=xyz,
+        xyxy=np.ascontiguousarray(stats.xyxy[np.ix_(rows, rows)]),
+        nobs=stats.nobs,
+        log_weights=stats.log_weights,
+    )
+
+
+def column_sums_of_squares(system: PLSSystem) -> list[FloatArray]:
+    """Σ wᵢ z²ᵢ of every random-effects column, read off the diagonal blocks of ZᵀWZ (per
+    term, engine order): what :func:`multilevel.optimize.theta_scale` computes from Z."""
+    out = [np.einsum("lcc->c", system.a11)]
+    for k in range(1, len(system.terms)):
+        t = system.terms[k]
+        out.append(np.diag(system.zz_dense[(k, k)]).reshape(t.nlevels, t.q).sum(axis=0))
+    return out
 
 
 def confounded_slope_notes(encoder: Encoder, stats: PartitionStats) -> list[str]:
