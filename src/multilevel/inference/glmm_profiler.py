@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from multilevel.errors import ModelError, NotSupportedError
+from multilevel.errors import NotSupportedError
 from multilevel.glmm.objective import GLMMObjective
 from multilevel.inference._common import variance_parameter_names
 from multilevel.inference.deviance import is_sd, sdcor_bounds, sdcor_to_theta, theta_to_sdcor
-from multilevel.inference.profiler import Profiler, bobyqa_box
+from multilevel.inference.profiler import Profiler, bobyqa_box, select_parameters
 
 FloatArray = NDArray[np.float64]
 
@@ -132,21 +132,7 @@ class GLMMProfiler:
 
     def select(self, parm: Sequence[str] | str | None) -> list[int]:
         """Indices of the parameters named by ``parm`` (names, "theta_", "beta_", None)."""
-        if parm is None:
-            return list(range(self.nparams))
-        if isinstance(parm, str):
-            parm = [parm]
-        out: list[int] = []
-        for p in parm:
-            if p == "theta_":
-                out.extend(range(self.nvar))
-            elif p == "beta_":
-                out.extend(range(self.nvar, self.nparams))
-            elif p in self.names:
-                out.append(self.names.index(p))
-            else:
-                raise ModelError(f"unknown parameter {p!r}; choose from {self.names}")
-        return sorted(set(out))
+        return select_parameters(list(self.names), self.nvar, parm)
 
 
 AnyProfiler = Profiler | GLMMProfiler

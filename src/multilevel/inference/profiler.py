@@ -70,6 +70,28 @@ def bobyqa_box(
     return np.asarray(best[0]), float(best[1])
 
 
+def select_parameters(
+    names: list[str], nvar: int, parm: Sequence[str] | str | None
+) -> list[int]:
+    """Indices of the parameters named by ``parm``: names, "theta_" (the ``nvar`` variance
+    parameters), "beta_" (the fixed effects after them) or None (all)."""
+    if parm is None:
+        return list(range(len(names)))
+    if isinstance(parm, str):
+        parm = [parm]
+    out: list[int] = []
+    for p in parm:
+        if p == "theta_":
+            out.extend(range(nvar))
+        elif p == "beta_":
+            out.extend(range(nvar, len(names)))
+        elif p in names:
+            out.append(names.index(p))
+        else:
+            raise ModelError(f"unknown parameter {p!r}; choose from {names}")
+    return sorted(set(out))
+
+
 class Profiler:
     """ζ of each parameter of one fit (the ML refit of a REML fit).
 
@@ -188,18 +210,4 @@ class Profiler:
 
     def select(self, parm: Sequence[str] | str | None) -> list[int]:
         """Indices of the parameters named by ``parm`` (names, "theta_", "beta_", None)."""
-        if parm is None:
-            return list(range(self.nparams))
-        if isinstance(parm, str):
-            parm = [parm]
-        out: list[int] = []
-        for p in parm:
-            if p == "theta_":
-                out.extend(range(self.nvar))
-            elif p == "beta_":
-                out.extend(range(self.nvar, self.nparams))
-            elif p in self.names:
-                out.append(self.names.index(p))
-            else:
-                raise ModelError(f"unknown parameter {p!r}; choose from {self.names}")
-        return sorted(set(out))
+        return select_parameters(list(self.names), self.nvar, parm)
