@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -65,9 +66,12 @@ def varcorr_frame(
         rows.append(
             {"grp": "Residual", "var1": None, "var2": None, "vcov": sigma**2, "sdcor": sigma}
         )
-    columns = {
-        key: pd.Series([r[key] for r in rows], dtype=object if key[0] in "gv" and key != "vcov"
-                       else float)
-        for key in ("grp", "var1", "var2", "vcov", "sdcor")
-    }
-    return pd.DataFrame(columns)
+    index = pd.RangeIndex(len(rows))
+    columns: dict[str, Any] = {}
+    for key in ("grp", "var1", "var2"):  # object columns, as R's character ones with NA
+        values = np.empty(len(rows), dtype=object)
+        values[:] = [r[key] for r in rows]
+        columns[key] = pd.Series(values, index=index, dtype=object, copy=False)
+    for key in ("vcov", "sdcor"):
+        columns[key] = np.array([r[key] for r in rows], dtype=float)
+    return pd.DataFrame(columns, index=index, copy=False)

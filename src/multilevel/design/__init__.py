@@ -7,20 +7,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from formulaic import ModelSpec
 from numpy.typing import NDArray
 
-from multilevel.design.fixed import independent_columns, numeric_column, term_matrix
+from multilevel.design.fixed import (
+    independent_columns,
+    numeric_column,
+    scaled_gram_cholesky,
+    term_matrix,
+)
 from multilevel.design.frame import ModelFrame, as_pandas, check_columns, model_frame
 from multilevel.design.numeric import NumericSpec
 from multilevel.design.random import RandomEffectsTerm, random_effects_notes, random_terms
 from multilevel.design.response import evaluate_expression, response_vector
 from multilevel.errors import DataError, ModelError
 from multilevel.formula import ParsedFormula
+
+if TYPE_CHECKING:  # formulaic is imported when a model needs it
+    from formulaic import ModelSpec
 
 FloatArray = NDArray[np.float64]
 
@@ -79,7 +86,7 @@ def _vector_argument(
     if value is None:
         return None
     if isinstance(value, str):
-        return numeric_column(frame.data[value], f"the {what} column {value!r}")
+        return numeric_column(frame.column(value), f"the {what} column {value!r}")
     try:
         arr = np.asarray(value, dtype=float).ravel()
     except (TypeError, ValueError) as exc:
@@ -95,13 +102,40 @@ def _vector_argument(
     return arr
 
 
-def _fitted_exactly(X: FloatArray, y: FloatArray) -> bool:
-    """True when y lies in the column space of X (least-squares residuals all but zero)."""
+def _fitted_exactly(
+    X: FloatArray, y: FloatArray, factor: tuple[FloatArray, FloatArray] | None = None
+) -> bool:
+    """True when y lies in the column space of X (least-squares residuals all but zero).
+
+    The residual of the normal equations on the column-scaled X, refined once, decides when X
+    is well conditioned and the residual is far from the bound: a residual within the bound
+    shows that y is fitted exactly, and one far above it cannot come from solving error. The
+    rest goes to an SVD least-squares fit. ``factor`` is :func:`scaled_gram_cholesky` of X
+    when the caller has it already.
+    """
     scale = float(np.linalg.norm(y))
     if X.shape[1] == 0:
         return scale == 0.0
-    coef = np.linalg.lstsq(X, y, rcond=None)[0]
-    return float(np.linalg.norm(y - X @ coef)) <= 1e-10 * scale
+    if factor is None and X.shape[0] >= X.shape[1]:
+        factor = scaled_gram_cholesky(X)
+    if factor is not None and np.all(np.diag(factor[1]) > 1e-4):
+        norms = factor[0]
+        inverse = np.linalg.inv(factor[1])  # L⁻¹ of a small, well-conditioned factor
+
+        def solve(v: FloatArray) -> FloatArray:
+            rhs = (X.T @ v) / norms
+            return np.asarray(inverse.T @ (inverse @ rhs)) / norms
+
+        coef = solve(y)
+        res = y - X @ coef
+        coef = coef + solve(res)
+        rnorm = float(np.linalg.norm(y - X @ coef))
+        if rnorm <= 1e-10 * scale:
+            return True
+        if rnorm > 1e-6 * scale:
+            return False
+    lsq = np.linalg.lstsq(X, y, rcond=None)[0]
+    return float(np.linalg.norm(y - X @ lsq)) <= 1e-10 * scale
 
 
 def build_design(
@@ -158,9 +192,14 @@ def build_design(
     notes = []
     if frame.n_dropped:
         notes.append(f"{frame.n_dropped} rows with missing or infinite values were dropped")
-    y = response(formula.response, frame.data)
-    fixed = term_matrix(formula.fixed, frame.data, contrasts)
-    keep = independent_columns(fixed.matrix)
+    if response is response_vector:
+        y = response_vector(formula.response, frame)
+    else:
+        y = response(formula.response, frame.data)
+    fixed = term_matrix(formula.fixed, frame, contrasts)
+    p = fixed.matrix.shape[1]
+    factor = scaled_gram_cholesky(fixed.matrix) if 0 < p <= fixed.matrix.shape[0] else None
+    keep = independent_columns(fixed.matrix, factor=factor)
     dropped = tuple(n for j, n in enumerate(fixed.names) if j not in set(keep.tolist()))
     if dropped:
         notes.append(
@@ -170,7 +209,7 @@ def build_design(
         )
     X = fixed.matrix[:, keep]
     xnames = tuple(fixed.names[j] for j in keep)
-    terms = random_terms(formula.random, frame.data, contrasts)
+    terms = random_terms(formula.random, frame, contrasts)
     for t in terms:
         note = f"the numeric grouping variable of {t.group!r} was converted to a factor"
         if t.grouping.numeric and note not in notes:
@@ -181,7 +220,7 @@ def build_design(
         raise DataError("weights must be positive; drop the rows with zero or negative weight")
     off = _vector_argument(offset, df, frame, "offset")
     for expr in formula.offsets:
-        value = evaluate_expression(expr, frame.data)
+        value = evaluate_expression(expr, frame)
         off = value if off is None else off + value
     n = y.shape[0]
     if gaussian:
@@ -191,7 +230,8 @@ def build_design(
                 "observations: they fit the data exactly and leave nothing for the random "
                 "effects and the residual; use fewer fixed effects (e.g. a lower degree of poly())"
             )
-        if _fitted_exactly(X, y if off is None else y - off):
+        full = factor if keep.shape[0] == p else None  # X is fixed.matrix: same factor
+        if _fitted_exactly(X, y if off is None else y - off, full):
             raise ModelError(
                 f"the response {formula.response.text!r} is fitted exactly by the fixed effects "
                 "(every residual is zero), so nothing is left for the random effects and the "

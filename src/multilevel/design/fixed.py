@@ -12,18 +12,21 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from formulaic import Formula, ModelSpec
 from numpy.typing import NDArray
 
+from multilevel.design.frame import ModelFrame, as_model_frame
 from multilevel.design.naming import r_column_names
-from multilevel.design.numeric import NumericSpec, is_plain_numeric
+from multilevel.design.numeric import NumericSpec, coded_spec, is_plain_numeric
 from multilevel.errors import DataError, FormulaError
 from multilevel.formula import Factor, ModelTerms
 from multilevel.formula.render import PY_FUNCTIONS
+
+if TYPE_CHECKING:  # formulaic is imported when a model needs it (slow to import)
+    from formulaic import ModelSpec
 
 FloatArray = NDArray[np.float64]
 
@@ -63,7 +66,8 @@ class TermMatrix:
     names
         R's column names.
     spec
-        formulaic's model spec, to encode new data exactly the same way at predict time.
+        formulaic's model spec (or a fast path's spec), to encode new data exactly the same way
+        at predict time.
     """
 
     matrix: FloatArray
@@ -116,7 +120,7 @@ def evaluation_error(context: str, exc: Exception) -> FormulaError:
 
 def term_matrix(
     terms: ModelTerms,
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | ModelFrame,
     contrasts: Mapping[str, str] | None = None,
 ) -> TermMatrix:
     """Build the model matrix of ``terms`` on ``frame`` with R's names and column order.
@@ -134,11 +138,43 @@ def term_matrix(
     -------
     TermMatrix
     """
+    mf = as_model_frame(frame)
+    if not terms.terms:
+        if terms.intercept:
+            return TermMatrix(np.ones((mf.nrows, 1)), ("(Intercept)",), None)
+        return TermMatrix(np.zeros((mf.nrows, 0)), (), None)
+    spec = (
+        NumericSpec(terms) if is_plain_numeric(terms, mf) else coded_spec(terms, mf, contrasts)
+    )
+    if spec is not None:
+        return TermMatrix(spec.get_model_matrix(mf), spec.column_names, spec)
+    return formulaic_matrix(terms, mf.data, contrasts)
+
+
+def formulaic_matrix(
+    terms: ModelTerms,
+    frame: pd.DataFrame,
+    contrasts: Mapping[str, str] | None = None,
+) -> TermMatrix:
+    """:func:`term_matrix` by formulaic, whatever the terms (the reference for the fast paths).
+
+    Parameters
+    ----------
+    terms
+        Intercept flag and terms in R's order.
+    frame
+        The model frame (complete cases).
+    contrasts
+        Per-column contrasts overriding the defaults.
+
+    Returns
+    -------
+    TermMatrix
+    """
+    from formulaic import Formula
+
     contrasts = dict(contrasts or {})
     n = len(frame)
-    if terms.terms and is_plain_numeric(terms, frame):
-        spec = NumericSpec(terms)
-        return TermMatrix(spec.get_model_matrix(frame), spec.column_names, spec)
     pieces = [
         ":".join(_factor_python(f, frame, contrasts) for f in term.factors)
         for term in terms.terms
@@ -183,7 +219,37 @@ def term_matrix(
     return TermMatrix(matrix, tuple(names), mm.model_spec)
 
 
-def independent_columns(matrix: FloatArray, tol: float = 1e-7) -> NDArray[np.intp]:
+def scaled_gram_cholesky(matrix: FloatArray) -> tuple[FloatArray, FloatArray] | None:
+    """The column norms d of X and the Cholesky factor L of D⁻¹ XᵀX D⁻¹ (D = diag(d)).
+
+    Parameters
+    ----------
+    matrix
+        X, (n, p).
+
+    Returns
+    -------
+    tuple of arrays or None
+        ``(d, L)``; None when a column is zero or not finite, or the factorization fails.
+        |L_jj| is what is left of column j after projecting out the earlier ones, relative to
+        its norm.
+    """
+    gram = matrix.T @ matrix
+    norms = np.sqrt(np.diag(gram))
+    if not (np.all(norms > 0) and np.all(np.isfinite(norms))):
+        return None
+    try:
+        return norms, np.linalg.cholesky(gram / np.outer(norms, norms))
+    except np.linalg.LinAlgError:
+        return None
+
+
+def independent_columns(
+    matrix: FloatArray,
+    tol: float = 1e-7,
+    *,
+    factor: tuple[FloatArray, FloatArray] | None = None,
+) -> NDArray[np.intp]:
     """Indices of the columns to keep so that the matrix has full column rank.
 
     Columns are taken in order and one is dropped when what is left of it after projecting out
@@ -191,20 +257,18 @@ def independent_columns(matrix: FloatArray, tol: float = 1e-7) -> NDArray[np.int
     lme4 uses, keeps the same columns. The common case is answered at once: the Cholesky factor
     of the column-scaled Gram matrix has |L_jj| equal to that relative remainder, and when all
     of them are far above ``tol`` (1e-4, where squaring the condition number costs nothing)
-    every column is kept; otherwise the columns are taken one by one.
+    every column is kept; otherwise the columns are taken one by one. ``factor`` is
+    :func:`scaled_gram_cholesky` of the matrix when the caller has it already.
     """
     n, p = matrix.shape
     if p == 0:
         return np.zeros(0, dtype=np.intp)
+    if n >= p:
+        if factor is None:
+            factor = scaled_gram_cholesky(matrix)
+        if factor is not None and np.all(np.diag(factor[1]) > max(1e-4, 1e3 * tol)):
+            return np.arange(p, dtype=np.intp)
     norms = np.linalg.norm(matrix, axis=0)
-    if n >= p and np.all(norms > 0):
-        scaled = matrix / norms
-        try:
-            chol = np.linalg.cholesky(scaled.T @ scaled)
-            if np.all(np.diag(chol) > max(1e-4, 1e3 * tol)):
-                return np.arange(p, dtype=np.intp)
-        except np.linalg.LinAlgError:
-            pass
     keep: list[int] = []
     basis = np.zeros((n, min(n, p)))
     for j in range(p):
@@ -225,4 +289,4 @@ def numeric_column(values: Any, what: str) -> FloatArray:
     series = pd.Series(values)
     if isinstance(series.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(series):
         raise DataError(f"{what} must be numeric, but it is of type {series.dtype}")
-    return series.to_numpy(dtype=float)
+    return series.to_numpy(dtype=float, copy=True)

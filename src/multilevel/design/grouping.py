@@ -9,11 +9,13 @@ the observed combinations, ``a`` varying slowest, labelled ``"a-level:b-level"``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from multilevel.design.frame import ModelFrame, as_model_frame, column_values
 from multilevel.errors import DataError
 
 IntArray = NDArray[np.intp]
@@ -52,29 +54,35 @@ def _r_number(x: float) -> str:
     return repr(float(x))
 
 
-def _code_column(col: pd.Series) -> tuple[IntArray, list[str], bool]:
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        col = col.cat.remove_unused_categories()
-        return (
-            col.cat.codes.to_numpy().astype(np.intp),
-            [str(c) for c in col.cat.categories],
-            False,
-        )
-    if pd.api.types.is_bool_dtype(col):
-        values = col.to_numpy(dtype=bool)
+def _code_column(col: Any) -> tuple[IntArray, list[str], bool]:
+    """Codes, level labels and whether it was numeric, of a column's values (an array)."""
+    if isinstance(col, pd.Series):
+        col = column_values(col)
+    if isinstance(col, pd.Categorical):
+        codes = np.asarray(col.codes).astype(np.intp)
+        categories = col.categories
+        present = codes[codes >= 0]
+        used = np.bincount(present, minlength=len(categories)) > 0
+        if not used.all():  # unused levels go (the model frame has done it already)
+            categories = categories[used]
+            lookup = np.append(np.cumsum(used) - 1, -1)
+            codes = lookup[codes]
+        return codes, [str(c) for c in categories.tolist()], False
+    if pd.api.types.is_bool_dtype(col.dtype):
+        values = np.asarray(col, dtype=bool)
         uniq = np.unique(values)
         labels = ["TRUE" if v else "FALSE" for v in uniq]
         return np.searchsorted(uniq, values).astype(np.intp), labels, False
-    if pd.api.types.is_numeric_dtype(col):
-        values = col.to_numpy(dtype=float)
+    if pd.api.types.is_numeric_dtype(col.dtype):
+        values = np.asarray(col, dtype=float)
         uniq, codes = np.unique(values, return_inverse=True)
-        return codes.astype(np.intp), [_r_number(v) for v in uniq], True
-    values = col.astype(str).to_numpy()
+        return codes.astype(np.intp).ravel(), [_r_number(v) for v in uniq], True
+    values = pd.Series(col).astype(str).to_numpy()
     uniq, codes = np.unique(values, return_inverse=True)
     return codes.astype(np.intp), [str(v) for v in uniq], False
 
 
-def grouping(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> Grouping:
+def grouping(frame: pd.DataFrame | ModelFrame, columns: tuple[str, ...], name: str) -> Grouping:
     """Code the grouping factor formed by ``columns`` (one column, or an interaction).
 
     Parameters
@@ -90,21 +98,22 @@ def grouping(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> Groupi
     -------
     Grouping
     """
+    mf = as_model_frame(frame)
     codes_list = []
     labels_list = []
     numeric = False
     for column in columns:
-        if column not in frame.columns:
+        if not mf.has(column):
             raise DataError(
                 f"grouping factor {column!r} of ({name}) must be a column of the data"
             )
-        codes, labels, was_numeric = _code_column(frame[column])
+        codes, labels, was_numeric = _code_column(mf.column(column))
         numeric = numeric or was_numeric
         codes_list.append(codes)
         labels_list.append(labels)
     if len(columns) == 1:
         return Grouping(name, codes_list[0], tuple(labels_list[0]), numeric)
-    key = np.zeros(len(frame), dtype=np.int64)
+    key = np.zeros(mf.nrows, dtype=np.int64)
     for codes, labels in zip(codes_list, labels_list, strict=True):
         key = key * len(labels) + codes
     uniq, inverse = np.unique(key, return_inverse=True)
@@ -114,8 +123,7 @@ def grouping(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> Groupi
         parts.append(rem % len(labels))
         rem = rem // len(labels)
     parts.reverse()
-    level_labels = tuple(
-        ":".join(labels_list[k][int(parts[k][i])] for k in range(len(columns)))
-        for i in range(len(uniq))
-    )
-    return Grouping(name, inverse.astype(np.intp), level_labels, numeric)
+    joined = np.asarray(labels_list[0], dtype=object)[parts[0]]
+    for labels, part in zip(labels_list[1:], parts[1:], strict=True):
+        joined = joined + ":" + np.asarray(labels, dtype=object)[part]
+    return Grouping(name, inverse.astype(np.intp).ravel(), tuple(joined.tolist()), numeric)

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from formulaic import ModelSpec
 from numpy.typing import NDArray
 
 from multilevel.design.fixed import term_matrix
+from multilevel.design.frame import ModelFrame
 from multilevel.design.grouping import Grouping, grouping
 from multilevel.design.numeric import NumericSpec
 from multilevel.errors import DataError
 from multilevel.formula import Factor, RandomTerm
 from multilevel.formula.render import r_name
+
+if TYPE_CHECKING:
+    from formulaic import ModelSpec
 
 FloatArray = NDArray[np.float64]
 
@@ -101,7 +105,7 @@ def _make_unique(names: list[str]) -> list[str]:
 
 def random_terms(
     terms: tuple[RandomTerm, ...],
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | ModelFrame,
     contrasts: Mapping[str, str] | None = None,
 ) -> tuple[RandomEffectsTerm, ...]:
     """Build every random-effects term, in lme4's order.

@@ -2,30 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
-from formulaic import Formula
 from numpy.typing import NDArray
 
 from multilevel.design.fixed import evaluation_error
+from multilevel.design.frame import ModelFrame, as_model_frame
 from multilevel.errors import DataError
 from multilevel.formula import Factor
 
 FloatArray = NDArray[np.float64]
 
 
-def evaluate_expression(expr: Factor, frame: pd.DataFrame) -> FloatArray:
+def evaluate_expression(expr: Factor, frame: pd.DataFrame | ModelFrame) -> FloatArray:
     """Evaluate a numeric expression (``z``, ``log(z)``) on the frame, as a float vector."""
-    if expr.text in frame.columns:
-        col = frame[expr.text]
-        if isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(col):
+    mf = as_model_frame(frame)
+    if mf.has(expr.text):
+        col = mf.column(expr.text)
+        if _not_numeric(col.dtype):
             raise DataError(f"{expr.text!r} must be numeric, but it is of type {col.dtype}")
-        return col.to_numpy(dtype=float)
+        return np.array(col, dtype=float)  # a copy: the frame keeps its own
+    from formulaic import Formula
+
     try:
         # I() makes formulaic evaluate the whole expression (a - b is arithmetic, not removal)
         # na_action="ignore": rows stay aligned with the frame (NaN is refused below)
         mm = Formula(f"0 + I({expr.python})").get_model_matrix(
-            frame, output="numpy", na_action="ignore"
+            mf.data, output="numpy", na_action="ignore"
         )
     except Exception as exc:
         raise evaluation_error(f"cannot evaluate {expr.text!r}", exc) from exc
@@ -38,7 +43,11 @@ def evaluate_expression(expr: Factor, frame: pd.DataFrame) -> FloatArray:
     return out
 
 
-def response_vector(response: Factor, frame: pd.DataFrame) -> FloatArray:
+def _not_numeric(dtype: Any) -> bool:
+    return isinstance(dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(dtype)
+
+
+def response_vector(response: Factor, frame: pd.DataFrame | ModelFrame) -> FloatArray:
     """The response of a Gaussian model as a float vector.
 
     Raises
@@ -48,14 +57,14 @@ def response_vector(response: Factor, frame: pd.DataFrame) -> FloatArray:
     """
     if response.text.startswith("cbind("):
         raise DataError(
-            f"the response {response.text} is a binomial response; fit it with "
-            "family='binomial'"
+            f"the response {response.text} is a binomial response; fit it with family='binomial'"
         )
-    if response.text in frame.columns:
-        col = frame[response.text]
-        if isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(col):
+    mf = as_model_frame(frame)
+    if mf.has(response.text):
+        col = mf.column(response.text)
+        if _not_numeric(col.dtype):
             raise DataError(
                 f"the response {response.text!r} is not numeric (type {col.dtype}); a linear "
                 "mixed model needs a numeric response (for a binary one use family='binomial')"
             )
-    return evaluate_expression(response, frame)
+    return evaluate_expression(response, mf)
