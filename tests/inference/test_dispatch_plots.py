@@ -24,9 +24,9 @@ def glmm():
 @pytest.mark.parametrize(
     "call",
     [
-        lambda m: m.anova(),
+        lambda m: m.anova(ddf="satterthwaite"),
         lambda m: m.vcov_robust(),
-        lambda m: m.emmeans("period"),
+        lambda m: m.emmeans("period", ddf="kenward-roger"),
         lambda m: m.coef_table(ddf="satterthwaite"),
         lambda m: m.coef_table(ddf="kenward-roger"),
     ],

@@ -34,8 +34,10 @@ class InferenceMethods:
 
         return coef_table(self, ddf=ddf, vcov=vcov, level=level)
 
-    def anova(self, ddf: Any = "satterthwaite") -> pd.DataFrame:
-        """Type III F tests of the fixed-effect terms (lmerTest's ``anova``).
+    def anova(self, ddf: Any = "default") -> pd.DataFrame:
+        """Type III tests of the fixed-effect terms: F tests with Satterthwaite df for linear
+        mixed models (lmerTest's ``anova``), Wald chi-square tests for GLMMs (car's
+        ``Anova(type = 3)``).
 
         See :func:`multilevel.inference.type3.anova_type3`; to compare models use
         ``ml.anova(m0, m1)``.
@@ -60,14 +62,16 @@ class InferenceMethods:
         at: Mapping[str, Any] | None = None,
         ddf: Any = "auto",
         level: float = 0.95,
+        type: str = "link",
     ) -> EMMeans:
         """Estimated marginal means; ``.pairs()`` gives adjusted pairwise comparisons.
 
-        See :func:`multilevel.inference.emmeans.emmeans`.
+        ``type="response"`` puts a GLMM's means on the response scale (inverse link, delta-
+        method SEs). See :func:`multilevel.inference.emmeans.emmeans`.
         """
         from multilevel.inference.emmeans import emmeans
 
-        return emmeans(self, specs, by=by, at=at, ddf=ddf, level=level)
+        return emmeans(self, specs, by=by, at=at, ddf=ddf, level=level, type=type)
 
     def confint(
         self,

@@ -25,8 +25,8 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from multilevel.design.frame import as_pandas
-from multilevel.errors import DataError, ModelError
-from multilevel.inference._common import require_lmm, response_vector
+from multilevel.errors import DataError, ModelError, NotSupportedError
+from multilevel.inference._common import require_lmm, response_vector, result_kind
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -92,7 +92,8 @@ def vcov_robust(result: Any, cluster: Any = None, type: str = "CR1") -> pd.DataF
     Parameters
     ----------
     result
-        A fitted linear mixed model.
+        A fitted linear mixed model (GLMMs raise NotSupportedError, saying what to use
+        instead).
     cluster
         Column name or array defining clusters that contain whole groups; default: the
         grouping factor that all other grouping factors are nested in (the top level).
@@ -106,6 +107,16 @@ def vcov_robust(result: Any, cluster: Any = None, type: str = "CR1") -> pd.DataF
         p × p covariance matrix, rows and columns named by the fixed effects; usable as
         ``result.coef_table(vcov=...)``.
     """
+    if result_kind(result) == "glmm":
+        raise NotSupportedError(
+            "vcov_robust is not available for generalized linear mixed models: their sandwich "
+            "(Stata's meglm, vce(robust)) needs each cluster's score of the integrated "
+            "(Laplace or AGQ) log-likelihood over all parameters, fixed effects and variance "
+            "parameters together, which is not implemented; the linear-model formula used "
+            "for LMMs would be wrong here. Use the model-based result.vcov_matrix "
+            "(coef_table()), result.confint(method='profile') or ml.bootstrap(result, ...) "
+            "instead"
+        )
     result = require_lmm(result, "vcov_robust")
     kind = type.upper()
     if kind not in ("CR0", "CR1", "CR2"):

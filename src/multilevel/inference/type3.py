@@ -6,6 +6,11 @@ observed and does not depend on the contrasts used to fit: the model matrix is r
 ``contr.sum`` for every factor column, X_sum = X T, and the hypothesis on the fitted
 coefficients is L = (T⁻¹)[term columns]. Numeric covariates are used as they are (not centred),
 so a factor interacting with a covariate is tested at covariate = 0, as in SAS and lmerTest.
+
+GLMMs get Wald χ² tests of the same hypotheses, χ² = (Lβ̂)ᵀ(L V Lᵀ)⁻¹(Lβ̂) on rank(L) df with V
+the model's covariance of β̂, as ``car::Anova(glmer_fit, type = 3)`` (which tests the
+coefficients as coded: the two agree for models without interactions, and for any model
+fitted with ``contr.sum``). The intercept row that car prints is left out, as lmerTest does.
 """
 
 from __future__ import annotations
@@ -19,9 +24,9 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from multilevel.design.fixed import independent_columns, term_matrix
-from multilevel.errors import ModelError, MultilevelWarning
-from multilevel.inference._common import cached, require_lmm
-from multilevel.inference.coeftable import check_kr, normalize_ddf
+from multilevel.errors import ModelError, MultilevelWarning, NotSupportedError
+from multilevel.inference._common import cached, result_kind
+from multilevel.inference.coeftable import DEFAULT, check_kr, normalize_ddf
 
 FloatArray = NDArray[np.float64]
 
@@ -148,22 +153,60 @@ def ftest_table(result: Any, contrasts: dict[str, FloatArray], ddf: Any) -> pd.D
     return pd.DataFrame(rows).set_index("term")[cols]
 
 
-def anova_type3(result: Any, ddf: Any = "satterthwaite") -> pd.DataFrame:
-    """Type III F tests of the fixed-effect terms.
+def wald_chisq_table(result: Any, contrasts: dict[str, FloatArray]) -> pd.DataFrame:
+    """Wald χ² tests of L β = 0 for each named contrast matrix, from the model's covariance of
+    β̂ (``vcov_matrix``): columns Chisq, Df, Pr(>Chisq), as ``car::Anova``."""
+    beta = np.asarray(result.beta_hat, dtype=float)
+    vcov = np.asarray(result.vcov_matrix, dtype=float)
+    rows = []
+    for label, L in contrasts.items():
+        df = int(np.linalg.matrix_rank(L))
+        diff = L @ beta
+        chisq = float(diff @ np.linalg.pinv(L @ vcov @ L.T) @ diff)
+        rows.append({"term": label, "Chisq": chisq, "Df": df,
+                     "Pr(>Chisq)": float(stats.chi2.sf(chisq, df))})
+    cols = ["Chisq", "Df", "Pr(>Chisq)"]
+    if not rows:
+        return pd.DataFrame(columns=cols, index=pd.Index([], name="term"))
+    return pd.DataFrame(rows).set_index("term")[cols]
+
+
+def _glmm_ddf(ddf: Any) -> None:
+    if ddf == DEFAULT or (isinstance(ddf, str) and ddf.lower() == "wald"):
+        return
+    if ddf is None:
+        return
+    raise NotSupportedError(
+        f"ddf={ddf!r} is not available for generalized linear mixed models: their terms are "
+        "tested with Wald chi-square tests (as car::Anova(glmer_fit, type = 3)); use "
+        "ddf=None or ddf='wald'"
+    )
+
+
+def anova_type3(result: Any, ddf: Any = DEFAULT) -> pd.DataFrame:
+    """Type III tests of the fixed-effect terms: F tests for linear mixed models, Wald χ²
+    tests for GLMMs.
 
     Parameters
     ----------
     result
-        A fitted linear mixed model.
+        A fitted linear or generalized linear mixed model.
     ddf
-        "satterthwaite" (default), "kenward-roger" (REML fits), "residual", a number, or None
-        (Wald χ²/q with infinite denominator df).
+        Linear mixed models: "satterthwaite" (the default, also for "default"),
+        "kenward-roger" (REML fits), "residual", a number, or None (Wald χ²/q with infinite
+        denominator df). GLMMs: None, "wald" or "default" (Wald χ² tests); any other value
+        raises NotSupportedError.
 
     Returns
     -------
     DataFrame
-        Index: term labels; columns Sum Sq, Mean Sq, NumDF, DenDF, F value, Pr(>F) (as
-        lmerTest's ``anova``).
+        Index: term labels. Linear mixed models: columns Sum Sq, Mean Sq, NumDF, DenDF,
+        F value, Pr(>F) (as lmerTest's ``anova``). GLMMs: columns Chisq, Df, Pr(>Chisq) (as
+        ``car::Anova(fit, type = 3)``, without its intercept row).
     """
-    result = require_lmm(result, "anova")
+    if result_kind(result) == "glmm":
+        _glmm_ddf(ddf)
+        return wald_chisq_table(result, type3_contrasts(result))
+    if ddf == DEFAULT:
+        ddf = "satterthwaite"
     return ftest_table(result, type3_contrasts(result), ddf)
