@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from multilevel.numdiff import gradient, hessian
+from multilevel.threads import blas_threads
 
 FloatArray = NDArray[np.float64]
 
@@ -114,8 +115,9 @@ def check_convergence(
 
     di = d[idx]
     # steps on the scale of x': lme4's 1e-4 for the gradient, 1e-3 relative for the Hessian
-    g = gradient(sub, x[idx], rel=1e-4, floor=1.0 / di)
-    h = hessian(sub, x[idx], floor=1e-2 / di)
+    with blas_threads():
+        g = gradient(sub, x[idx], rel=1e-4, floor=1.0 / di)
+        h = hessian(sub, x[idx], floor=1e-2 / di)
     gs, hs = g / di, h / np.outer(di, di)
     if not (np.all(np.isfinite(gs)) and np.all(np.isfinite(hs))):
         what = "gradient" if not np.all(np.isfinite(gs)) else "Hessian"

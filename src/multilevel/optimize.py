@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from multilevel.errors import ConvergenceError, ModelError
+from multilevel.threads import blas_threads
 
 FloatArray = NDArray[np.float64]
 
@@ -261,15 +262,16 @@ def minimize(
         control = replace(control, optimizer="bobyqa")
     start = time.perf_counter()
     steps = np.full(x0.size, control.initial_step) if step is None else np.asarray(step, float)
-    x, fmin, nev, code = _run(fun, x0, lower, control, steps)
-    clean = code in (nlopt.FTOL_REACHED, nlopt.XTOL_REACHED, nlopt.SUCCESS)
-    if control.restart and x.size and not clean:
-        # BOBYQA stopped for another reason (round-off, evaluation limit, a failure): start
-        # again from the best point with half the initial step
-        x2, f2, nev2, code2 = _run(fun, x, lower, control, 0.5 * steps)
-        nev += nev2
-        if f2 <= fmin:
-            x, fmin, code = x2, f2, code2
+    with blas_threads():
+        x, fmin, nev, code = _run(fun, x0, lower, control, steps)
+        clean = code in (nlopt.FTOL_REACHED, nlopt.XTOL_REACHED, nlopt.SUCCESS)
+        if control.restart and x.size and not clean:
+            # BOBYQA stopped for another reason (round-off, evaluation limit, a failure): start
+            # again from the best point with half the initial step
+            x2, f2, nev2, code2 = _run(fun, x, lower, control, 0.5 * steps)
+            nev += nev2
+            if f2 <= fmin:
+                x, fmin, code = x2, f2, code2
     ok = code in (nlopt.SUCCESS, nlopt.FTOL_REACHED, nlopt.XTOL_REACHED, nlopt.ROUNDOFF_LIMITED)
     return OptSummary(
         optimizer=control.optimizer,
