@@ -8,6 +8,7 @@ full -2 log-likelihood (lme4's nAGQ > 1 value leaves out the saturated log-likel
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,26 +27,34 @@ def agq_deviance(problem: GLMMProblem, state: PirlsState, theta: FloatArray, nag
     """
     term = problem.terms[0]
     lam = float(theta[0])
-    nodes, weights = np.polynomial.hermite_e.hermegauss(nagq)
-    weights = weights / np.sqrt(2.0 * np.pi)
+    nodes, weights = _rule(nagq)
     ljj = state.factor.l11[:, 0, 0]
     fam = problem.family
-    dev = state.deviance
-    u_hat = state.u
     scale = 1.0 / ljj
-    zcol = term.z[:, 0]
     groups = term.index
     nlev = term.nlevels
-    total = np.empty((nagq, nlev))
-    for k, t in enumerate(nodes):
-        u_k = u_hat + t * scale
-        eta = state.eta + zcol * lam * (u_k - u_hat)[groups]
-        mu = fam.link.linkinv(eta)
-        m2ll = fam.loglik_terms(problem.y, mu, problem.prior_weights, dev)
-        g = np.bincount(groups, weights=m2ll, minlength=nlev) + u_k**2
-        total[k] = -0.5 * (g - t * t)
+    # All nodes at once: row k moves every group's mode by t_k / L_jj.
+    shift = nodes[:, None] * scale[None, :]  # (nagq, nlev)
+    eta = state.eta[None, :] + (term.z[:, 0] * lam)[None, :] * shift[:, groups]
+    mu = fam.link.linkinv(eta)
+    m2ll = fam.loglik_terms(problem.y, mu, problem.prior_weights, state.deviance)
+    g = np.empty((nagq, nlev))
+    for k in range(nagq):
+        g[k] = np.bincount(groups, weights=m2ll[k], minlength=nlev)
+    u_k = state.u[None, :] + shift
+    total = -0.5 * (g + u_k**2 - nodes[:, None] ** 2)
     log_sum = logsumexp(total, axis=0, b=weights[:, None])
     return float(np.sum(2.0 * np.log(ljj) - 2.0 * log_sum))
+
+
+@lru_cache(maxsize=32)
+def _rule(nagq: int) -> tuple[FloatArray, FloatArray]:
+    """Standard-normal Gauss-Hermite nodes and weights (probabilists' rule, weights sum to 1)."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(nagq)
+    weights = weights / np.sqrt(2.0 * np.pi)
+    nodes.flags.writeable = False
+    weights.flags.writeable = False
+    return nodes, weights
 
 
 class GLMMObjective:
