@@ -69,3 +69,15 @@ def test_scalar_from_csr_sums_duplicates_and_sorts():
     np.testing.assert_array_equal(b.pattern.rows, [1, 0, 0, 3])
     np.testing.assert_array_equal(b.pattern.colptr, [0, 1, 2, 4])
     np.testing.assert_array_equal(b.values.ravel(), [8.0, 16.0, 2.0, 5.0])
+
+
+@pytest.mark.parametrize("qj,q1", [(1, 2), (2, 2), (2, 3), (3, 1)])
+def test_lower_blocks_kernel(qj, q1):
+    rng = np.random.default_rng(qj * 5 + q1)
+    a = random_blocks(rng, 6, 9, qj, q1)
+    lam = np.tril(rng.normal(size=(qj, qj)))
+    p1 = rng.normal(size=(9, q1, q1))
+    got = kernels.lower_blocks(a, lam, p1)
+    want = np.einsum("yx,nyt,ntu->nxu", lam, a.values, p1[a.pattern.cols])
+    np.testing.assert_allclose(got.values, want, rtol=1e-12, atol=1e-12)
+    assert got.pattern is a.pattern

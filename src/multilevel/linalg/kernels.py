@@ -27,7 +27,7 @@ FloatArray = NDArray[np.float64]
 
 
 @lru_cache(maxsize=1)
-def _compiled() -> tuple[Callable[..., Any], Callable[..., Any]] | None:
+def _compiled() -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]] | None:
     try:
         import numba
     except ImportError:  # pragma: no cover - numba is a dependency; kept for odd platforms
@@ -51,6 +51,21 @@ def _compiled() -> tuple[Callable[..., Any], Callable[..., Any]] | None:
                         if lower and s > r:
                             break
                         row[s] -= v * fb[b]
+            return
+        if qa == 1 and qb == 1:
+            # scalar later terms against a vector-valued first term (a random slope on it)
+            for k in range(colptr_a.shape[0] - 1):
+                for a in range(colptr_a[k], colptr_a[k + 1]):
+                    r = rows_a[a]
+                    row = out[r]
+                    for b in range(colptr_b[k], colptr_b[k + 1]):
+                        s = rows_b[b]
+                        if lower and s > r:
+                            break
+                        acc = 0.0
+                        for t in range(qc):
+                            acc += va[a, 0, t] * vb[b, 0, t]
+                        row[s] -= acc
             return
         for k in range(colptr_a.shape[0] - 1):
             for a in range(colptr_a[k], colptr_a[k + 1]):
@@ -83,7 +98,29 @@ def _compiled() -> tuple[Callable[..., Any], Callable[..., Any]] | None:
                         for i in range(m):
                             out_t[dst, i] += v * dense_t[src, i]
 
-    return downdate, times_transpose
+    @numba.njit(cache=True, nogil=True)
+    def lower_blocks(vals, cols, p1, lam):
+        # out[n, x, u] = Σ_y Σ_t lam[y, x] vals[n, y, t] p1[cols[n], t, u]
+        nnz, qj, q1 = vals.shape
+        out = np.empty((nnz, qj, q1))
+        tmp = np.empty((qj, q1))
+        for n in range(nnz):
+            c = cols[n]
+            for y in range(qj):
+                for u in range(q1):
+                    acc = 0.0
+                    for t in range(q1):
+                        acc += vals[n, y, t] * p1[c, t, u]
+                    tmp[y, u] = acc
+            for x in range(qj):
+                for u in range(q1):
+                    acc = 0.0
+                    for y in range(x, qj):
+                        acc += lam[y, x] * tmp[y, u]
+                    out[n, x, u] = acc
+        return out
+
+    return downdate, times_transpose, lower_blocks
 
 
 def downdate(out: FloatArray, a: BlockSparse, b: BlockSparse, lower: bool) -> None:
@@ -117,4 +154,15 @@ def times_transpose(dense: FloatArray, a: BlockSparse) -> FloatArray:
     return out_t.T
 
 
-__all__ = ["downdate", "times_transpose"]
+def lower_blocks(a: BlockSparse, lam_j: FloatArray, p1: FloatArray) -> BlockSparse:
+    """Λ_jᵀ A blockdiag(P₁) on A's pattern, for a vector-valued first term (P₁: (n₁, q₁, q₁))."""
+    kernels = _compiled()
+    if kernels is None:  # pragma: no cover
+        vals = np.einsum("yx,nyt,ntu->nxu", lam_j, a.values, p1[a.pattern.cols], optimize=True)
+        return BlockSparse(a.pattern, vals)
+    vals = kernels[2](a.values, a.pattern.cols, np.ascontiguousarray(p1),
+                      np.ascontiguousarray(lam_j))
+    return BlockSparse(a.pattern, vals)
+
+
+__all__ = ["downdate", "lower_blocks", "times_transpose"]

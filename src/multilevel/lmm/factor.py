@@ -119,7 +119,7 @@ def _lower_blocks(a: BlockSparse, lam_j: FloatArray, p1: FloatArray) -> BlockSpa
     elif q1 == 1:
         vals = np.einsum("yx,nyt->nxt", lam_j, a.values) * p1[cols][:, None, None]
     else:
-        vals = np.einsum("yx,nyt,ntu->nxu", lam_j, a.values, p1[cols], optimize=True)
+        return kernels.lower_blocks(a, lam_j, p1)
     return BlockSparse(a.pattern, vals)
 
 
