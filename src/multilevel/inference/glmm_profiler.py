@@ -25,7 +25,7 @@ from multilevel.errors import NotSupportedError
 from multilevel.glmm.objective import GLMMObjective
 from multilevel.inference._common import variance_parameter_names
 from multilevel.inference.deviance import is_sd, sdcor_bounds, sdcor_to_theta, theta_to_sdcor
-from multilevel.inference.profiler import Profiler, bobyqa_box, select_parameters
+from multilevel.inference.profiler import Profiler, minimize_with_fixed, select_parameters
 
 FloatArray = NDArray[np.float64]
 
@@ -111,20 +111,8 @@ class GLMMProfiler:
     def zeta(self, k: int, value: float, warm: FloatArray | None = None
              ) -> tuple[float, FloatArray]:
         """ζ at parameter k = value, and the minimizer (a warm start for nearby values)."""
-        free = np.ones(self.nparams, dtype=bool)
-        free[k] = False
-        x0 = (self.opt if warm is None else warm)[free]
-
-        def fun(xf: FloatArray) -> float:
-            full = np.empty(self.nparams)
-            full[free] = xf
-            full[k] = value
-            return self.deviance(full)
-
-        xf, dev = bobyqa_box(fun, x0.copy(), self.lo[free], self.hi[free])
-        full = np.empty(self.nparams)
-        full[free] = xf
-        full[k] = value
+        start = self.opt if warm is None else warm
+        full, dev = minimize_with_fixed(self.deviance, start, k, value, self.lo, self.hi)
         if not math.isfinite(dev):
             return math.nan, full
         diff = max(dev - self.base, 0.0)

@@ -70,6 +70,35 @@ def bobyqa_box(
     return np.asarray(best[0]), float(best[1])
 
 
+def minimize_with_fixed(
+    fun: Callable[[FloatArray], float],
+    start: FloatArray,
+    k: int,
+    value: float,
+    lo: FloatArray,
+    hi: FloatArray,
+) -> tuple[FloatArray, float]:
+    """Minimize ``fun`` over all parameters but the k-th, which is held at ``value``.
+
+    Returns the full parameter vector at the minimum (element k = ``value``) and the minimum;
+    the other elements start from ``start`` and stay in the box [lo, hi].
+    """
+    free = np.ones(start.size, dtype=bool)
+    free[k] = False
+
+    def inner(xf: FloatArray) -> float:
+        full = np.empty(start.size)
+        full[free] = xf
+        full[k] = value
+        return fun(full)
+
+    xf, f = bobyqa_box(inner, np.array(start[free], dtype=float), lo[free], hi[free])
+    full = np.empty(start.size)
+    full[free] = xf
+    full[k] = value
+    return full, f
+
+
 def select_parameters(
     names: list[str], nvar: int, parm: Sequence[str] | str | None
 ) -> list[int]:
@@ -159,20 +188,8 @@ class Profiler:
         return varpar_deviance(self.system, np.r_[theta, sigma], False)
 
     def _var_point(self, k: int, value: float, warm: FloatArray | None) -> tuple[float, FloatArray]:
-        free = np.ones(self.nvar, dtype=bool)
-        free[k] = False
-        x0 = (self.sdcor_hat if warm is None else warm)[free]
-
-        def fun(xf: FloatArray) -> float:
-            full = np.empty(self.nvar)
-            full[free] = xf
-            full[k] = value
-            return self.deviance_sdcor(full)
-
-        xf, f = bobyqa_box(fun, x0.copy(), self.lo[free], self.hi[free])
-        full = np.empty(self.nvar)
-        full[free] = xf
-        full[k] = value
+        start = self.sdcor_hat if warm is None else warm
+        full, f = minimize_with_fixed(self.deviance_sdcor, start, k, value, self.lo, self.hi)
         return f, full
 
     def _system_without(self, j: int) -> Any:
