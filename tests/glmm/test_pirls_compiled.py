@@ -52,3 +52,36 @@ def test_compiled_equals_general(monkeypatch, family, link, theta):
     # a warm start from the answer stays there
     again = pirls(prob, np.array([theta]), beta, u0=fast.u)
     assert again.laplace == pytest.approx(slow.laplace, rel=1e-11)
+
+
+@pytest.mark.parametrize(
+    "family,link", [("binomial", "logit"), ("binomial", "probit"), ("binomial", "cloglog"),
+                    ("poisson", "log")]
+)
+def test_observation_kernels_equal_the_family(family, link):
+    from multilevel.glmm.pirls_compiled import family_code, mu_deviance, working
+
+    prob = problem(family, link, seed=9)
+    fam = prob.family
+    eta = np.random.default_rng(2).normal(scale=1.5, size=prob.y.shape[0])
+    code = family_code(fam)
+    mu, dev = mu_deviance(eta, prob.y, prob.prior_weights, code)
+    np.testing.assert_allclose(mu, fam.link.linkinv(eta), rtol=1e-13)
+    assert dev == pytest.approx(np.sum(fam.dev_resids(prob.y, mu, prob.prior_weights)),
+                                rel=1e-12)
+    w, r = working(eta, mu, prob.y, prob.prior_weights, code)
+    me = fam.link.mu_eta(eta)
+    np.testing.assert_allclose(w, prob.prior_weights * me**2 / fam.variance(mu), rtol=1e-12)
+    np.testing.assert_allclose(r, (prob.y - mu) / me, rtol=1e-12, atol=1e-14)
+    # η far out: μ at the edge of the family's range (or clipped inside it) as the NumPy path
+    # has it, and no exception; a μ outside the range gives a NaN deviance (step-halving)
+    big = np.full_like(eta, 800.0)
+    mu_b, dev_b = mu_deviance(big, prob.y, prob.prior_weights, code)
+    ref_mu = fam.link.linkinv(big)
+    np.testing.assert_allclose(mu_b, ref_mu, rtol=1e-13)
+    if fam.valid_mu(ref_mu):
+        with np.errstate(all="ignore"):
+            want = np.sum(fam.dev_resids(prob.y, ref_mu, prob.prior_weights))
+        assert dev_b == pytest.approx(want, rel=1e-12, nan_ok=True)
+    else:
+        assert np.isnan(dev_b)

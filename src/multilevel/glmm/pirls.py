@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from multilevel.glmm.family import Family
-from multilevel.glmm.pirls_compiled import family_code, pirls_scalar
+from multilevel.glmm.pirls_compiled import family_code, mu_deviance, pirls_scalar, working
 from multilevel.linalg.blockdiag import batched_cholesky
 from multilevel.lmm import TermBlock, estimates, update_factor
 from multilevel.lmm.factor import BlockedFactor
@@ -177,9 +177,27 @@ def _single_term(
 
 
 def _pdev(problem: GLMMProblem, eta: FloatArray, u: FloatArray) -> tuple[float, FloatArray]:
+    code = family_code(problem.family)
+    if code is not None:
+        out = mu_deviance(eta, problem.y, problem.prior_weights, code)
+        if out is not None:
+            return out[1] + float(u @ u), out[0]
     mu = problem.family.link.linkinv(eta)
     dev = float(np.sum(problem.family.dev_resids(problem.y, mu, problem.prior_weights)))
     return dev + float(u @ u), mu
+
+
+def _working(problem: GLMMProblem, eta: FloatArray, mu: FloatArray
+             ) -> tuple[FloatArray, FloatArray]:
+    """Working weights and (y - μ)/(dμ/dη)."""
+    fam = problem.family
+    code = family_code(fam)
+    if code is not None:
+        out = working(eta, mu, problem.y, problem.prior_weights, code)
+        if out is not None:
+            return out
+    mu_eta = fam.link.mu_eta(eta)
+    return problem.prior_weights * mu_eta**2 / fam.variance(mu), (problem.y - mu) / mu_eta
 
 
 def pirls(
@@ -262,10 +280,9 @@ def pirls(
     single = not update_beta and len(problem.terms) == 1
     lam1 = problem.layout.factors(theta)[0]
     for iteration in range(1, maxiter + 1):  # noqa: B007  (iteration count is reported)
-        mu_eta = fam.link.mu_eta(eta)
-        wts = problem.prior_weights * mu_eta**2 / fam.variance(mu)
+        wts, resid = _working(problem, eta, mu)
         fixed_part = problem.offset if update_beta else problem.offset + problem.X @ b_fixed
-        work = eta - fixed_part + (problem.y - mu) / mu_eta
+        work = eta - fixed_part + resid
         if single:
             u_new, factor = _single_term(problem.terms[0], theta, lam1, work, wts)
             b_new = b_fixed
@@ -300,8 +317,7 @@ def pirls(
             converged = True
             break
     # L(θ) at the converged weights, so that log|L|² matches the conditional modes.
-    mu_eta = fam.link.mu_eta(eta)
-    wts = problem.prior_weights * mu_eta**2 / fam.variance(mu)
+    wts = _working(problem, eta, mu)[0]
     if single:
         factor = _single_term(problem.terms[0], theta, lam1, np.zeros(n), wts)[1]
     else:

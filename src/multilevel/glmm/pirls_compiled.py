@@ -35,7 +35,7 @@ def family_code(family: Family) -> int | None:
 
 
 @lru_cache(maxsize=1)
-def _kernel() -> Callable[..., Any] | None:
+def _kernel() -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]] | None:
     try:
         import numba
     except ImportError:  # pragma: no cover
@@ -43,7 +43,7 @@ def _kernel() -> Callable[..., Any] | None:
     eps = float(np.finfo(float).eps)
     inv_sqrt_2pi = 1.0 / np.sqrt(2.0 * np.pi)
 
-    @numba.njit(cache=True, nogil=True)
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
     def linkinv(eta, code):
         if code == 0:
             if eta >= 0:
@@ -56,7 +56,7 @@ def _kernel() -> Callable[..., Any] | None:
             return min(max(0.5 * math.erfc(-eta / np.sqrt(2.0)), eps), 1.0 - eps)
         return min(max(-np.expm1(-np.exp(eta)), eps), 1.0 - eps)
 
-    @numba.njit(cache=True, nogil=True)
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
     def mu_eta(eta, mu, code):
         if code == 0:
             return max(mu * (1.0 - mu), eps)
@@ -67,19 +67,19 @@ def _kernel() -> Callable[..., Any] | None:
         e = min(eta, 700.0)
         return max(np.exp(e) * np.exp(-np.exp(e)), eps)
 
-    @numba.njit(cache=True, nogil=True)
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
     def variance(mu, code):
         if code == 1:
             return mu
         return max(mu * (1.0 - mu), eps)
 
-    @numba.njit(cache=True, nogil=True)
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
     def ylogy(y, mu):
         if y > 0:
             return y * np.log(y / mu)
         return 0.0
 
-    @numba.njit(cache=True, nogil=True)
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
     def deviance(y, wt, eta_fixed, zl, index, u, code, eta, mu):
         """Σ unit deviances at u (fills eta, mu); NaN when μ leaves the family's range."""
         dev = 0.0
@@ -101,7 +101,7 @@ def _kernel() -> Callable[..., Any] | None:
             return np.nan
         return dev
 
-    @numba.njit(cache=True, nogil=True)
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
     def pirls_scalar(y, wt, eta_fixed, zl, index, nlev, u0, code, tol, utol, maxiter):
         n = y.shape[0]
         u = u0.copy()
@@ -161,7 +161,39 @@ def _kernel() -> Callable[..., Any] | None:
             m[index[i]] += w * zl[i] * zl[i]
         return u, eta, mu, iteration, converged, np.sqrt(m)
 
-    return pirls_scalar
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
+    def mu_deviance(eta, y, wt, code):
+        """μ = g⁻¹(η) and Σ unit deviances (NaN when μ leaves the family's range)."""
+        n = eta.shape[0]
+        mu = np.empty(n)
+        dev = 0.0
+        valid = True
+        for i in range(n):
+            m = linkinv(eta[i], code)
+            mu[i] = m
+            if code == 1:
+                if not m > 0:
+                    valid = False
+                dev += 2.0 * wt[i] * (ylogy(y[i], m) - (y[i] - m))
+            else:
+                if not (m > 0 and m < 1):
+                    valid = False
+                dev += 2.0 * wt[i] * (ylogy(y[i], m) + ylogy(1.0 - y[i], 1.0 - m))
+        return mu, (dev if valid else np.nan)
+
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
+    def working(eta, mu, y, wt, code):
+        """Working weights and (y - μ)/(dμ/dη) of one PIRLS step."""
+        n = eta.shape[0]
+        w = np.empty(n)
+        r = np.empty(n)
+        for i in range(n):
+            me = mu_eta(eta[i], mu[i], code)
+            w[i] = wt[i] * me * me / variance(mu[i], code)
+            r[i] = (y[i] - mu[i]) / me
+        return w, r
+
+    return pirls_scalar, mu_deviance, working
 
 
 def pirls_scalar(
@@ -184,12 +216,34 @@ def pirls_scalar(
     tuple or None
         u, η, μ, iterations, converged, and the diagonal of L(θ) per level.
     """
-    kernel = _kernel()
-    if kernel is None:  # pragma: no cover
+    kernels = _kernel()
+    if kernels is None:  # pragma: no cover
         return None
-    u, eta, mu, it, conv, ldiag = kernel(y, wt, eta_fixed, zl, index, nlev, u0, code, tol,
-                                         utol, maxiter)
+    u, eta, mu, it, conv, ldiag = kernels[0](y, wt, eta_fixed, zl, index, nlev, u0, code, tol,
+                                             utol, maxiter)
     return u, eta, mu, int(it), bool(conv), ldiag
 
 
-__all__ = ["CODES", "family_code", "pirls_scalar"]
+def mu_deviance(
+    eta: FloatArray, y: FloatArray, wt: FloatArray, code: int
+) -> tuple[FloatArray, float] | None:
+    """μ and the summed unit deviances at η (NaN deviance when μ is out of range)."""
+    kernels = _kernel()
+    if kernels is None:  # pragma: no cover
+        return None
+    mu, dev = kernels[1](eta, y, wt, code)
+    return mu, float(dev)
+
+
+def working(
+    eta: FloatArray, mu: FloatArray, y: FloatArray, wt: FloatArray, code: int
+) -> tuple[FloatArray, FloatArray] | None:
+    """Working weights and (y - μ)/(dμ/dη) at η and μ."""
+    kernels = _kernel()
+    if kernels is None:  # pragma: no cover
+        return None
+    w, r = kernels[2](eta, mu, y, wt, code)
+    return w, r
+
+
+__all__ = ["CODES", "family_code", "mu_deviance", "pirls_scalar", "working"]
