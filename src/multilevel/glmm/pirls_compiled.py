@@ -80,6 +80,18 @@ def _kernel() -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any
         return 0.0
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
+    def in_range(m, code):
+        if code == 1:
+            return m > 0
+        return m > 0 and m < 1
+
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
+    def unit_deviance(y, m, w, code):
+        if code == 1:
+            return 2.0 * w * (ylogy(y, m) - (y - m))
+        return 2.0 * w * (ylogy(y, m) + ylogy(1.0 - y, 1.0 - m))
+
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
     def deviance(y, wt, eta_fixed, zl, index, u, code, eta, mu):
         """Σ unit deviances at u (fills eta, mu); NaN when μ leaves the family's range."""
         dev = 0.0
@@ -89,14 +101,9 @@ def _kernel() -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any
             m = linkinv(e, code)
             eta[i] = e
             mu[i] = m
-            if code == 1:
-                if not m > 0:
-                    valid = False
-                dev += 2.0 * wt[i] * (ylogy(y[i], m) - (y[i] - m))
-            else:
-                if not (m > 0 and m < 1):
-                    valid = False
-                dev += 2.0 * wt[i] * (ylogy(y[i], m) + ylogy(1.0 - y[i], 1.0 - m))
+            if not in_range(m, code):
+                valid = False
+            dev += unit_deviance(y[i], m, wt[i], code)
         if not valid:
             return np.nan
         return dev
@@ -171,14 +178,9 @@ def _kernel() -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any
         for i in range(n):
             m = linkinv(eta[i], code)
             mu[i] = m
-            if code == 1:
-                if not m > 0:
-                    valid = False
-                dev += 2.0 * wt[i] * (ylogy(y[i], m) - (y[i] - m))
-            else:
-                if not (m > 0 and m < 1):
-                    valid = False
-                dev += 2.0 * wt[i] * (ylogy(y[i], m) + ylogy(1.0 - y[i], 1.0 - m))
+            if not in_range(m, code):
+                valid = False
+            dev += unit_deviance(y[i], m, wt[i], code)
         return mu, (dev if valid else np.nan)
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
