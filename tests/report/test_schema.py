@@ -13,13 +13,8 @@ import pytest
 from multilevel import cli
 from multilevel.errors import DataError, NotSupportedError
 from multilevel.report import from_json
-from multilevel.report.schema import (
-    JSON_SCHEMA,
-    SCHEMA_ID,
-    SCHEMA_VERSION,
-    result_to_dict,
-    validate,
-)
+from multilevel.report.schema import JSON_SCHEMA, SCHEMA_ID, SCHEMA_VERSION, validate
+from multilevel.report.serialize import result_to_dict
 from multilevel.report.stored import StoredResult
 
 

@@ -185,7 +185,7 @@ def test_stored_results_give_the_same_table(golden_models, workflow_results):
 def _dumps(result: Any) -> str:
     import json
 
-    from multilevel.report.schema import result_to_dict
+    from multilevel.report.serialize import result_to_dict
 
     return json.dumps(result_to_dict(result))
 

@@ -11,7 +11,7 @@ from scipy import stats
 
 from multilevel.errors import ModelError, NotSupportedError
 from multilevel.report import augment, from_json, glance, tidy
-from multilevel.report.schema import result_to_dict
+from multilevel.report.serialize import result_to_dict
 
 FIXED_COLUMNS = ["effect", "group", "term", "estimate", "std.error", "statistic"]
 

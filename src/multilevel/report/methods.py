@@ -52,9 +52,9 @@ class ReportMethods:
     def to_dict(self) -> dict[str, Any]:
         """The result as plain JSON values in the versioned schema.
 
-        See :func:`multilevel.report.schema.result_to_dict` and ``docs/reporting.md``.
+        See :func:`multilevel.report.serialize.result_to_dict` and ``docs/reporting.md``.
         """
-        from multilevel.report.schema import result_to_dict
+        from multilevel.report.serialize import result_to_dict
 
         return result_to_dict(self)
 
