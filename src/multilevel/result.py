@@ -42,7 +42,35 @@ def ranef_frames(terms: Any, bs: Any) -> dict[str, pd.DataFrame]:
     return out
 
 
-class FittedMixedModel:
+class DesignSummary:
+    """Formula, observations and groups of a fitted model, read from its design and options.
+
+    Shared by likelihood fits (:class:`FittedMixedModel`) and Bayesian fits.
+    """
+
+    design: Design
+    options: Any
+
+    @property
+    def formula(self) -> str:
+        """The formula as given."""
+        return str(self.options.formula)
+
+    @property
+    def nobs(self) -> int:
+        """Number of observations used."""
+        return self.design.nobs
+
+    @property
+    def ngroups(self) -> dict[str, int]:
+        """Number of levels of each grouping factor, most levels first."""
+        out: dict[str, int] = {}
+        for t in self.design.terms:
+            out.setdefault(t.group, t.nlevels)
+        return out
+
+
+class FittedMixedModel(DesignSummary):
     """What every fitted mixed model (LMM or GLMM) offers, from its design, θ and objective.
 
     Subclasses are frozen dataclasses that provide ``design``, ``options``, ``theta``,
@@ -73,24 +101,6 @@ class FittedMixedModel:
     def npar(self) -> int:
         """Number of parameters counted by AIC and BIC."""
         raise NotImplementedError
-
-    @property
-    def formula(self) -> str:
-        """The formula as given."""
-        return str(self.options.formula)
-
-    @property
-    def nobs(self) -> int:
-        """Number of observations used."""
-        return self.design.nobs
-
-    @property
-    def ngroups(self) -> dict[str, int]:
-        """Number of levels of each grouping factor, most levels first."""
-        out: dict[str, int] = {}
-        for t in self.design.terms:
-            out.setdefault(t.group, t.nlevels)
-        return out
 
     @property
     def loglik(self) -> float:

@@ -24,7 +24,7 @@ from multilevel.design import Design
 from multilevel.errors import ModelError
 from multilevel.glmm.family import Family
 from multilevel.report.methods import ReportMethods
-from multilevel.result import ranef_frames
+from multilevel.result import DesignSummary, ranef_frames
 
 FloatArray = NDArray[np.float64]
 
@@ -62,7 +62,7 @@ class Response:
 
 
 @dataclass(frozen=True, eq=False)
-class BayesResult(ReportMethods):
+class BayesResult(DesignSummary, ReportMethods):
     """A multilevel model fitted by NUTS (frozen).
 
     Attributes
@@ -102,11 +102,6 @@ class BayesResult(ReportMethods):
 
     # -- the fit ---------------------------------------------------------------------------
     @property
-    def formula(self) -> str:
-        """The formula as given."""
-        return self.options.formula
-
-    @property
     def family(self) -> Family | str:
         """The family (a :class:`~multilevel.glmm.family.Family`, or "gaussian")."""
         return "gaussian" if self.options.family is None else self.options.family
@@ -119,19 +114,6 @@ class BayesResult(ReportMethods):
     @property
     def _family_name(self) -> str:
         return "gaussian" if self.options.family is None else self.options.family.name
-
-    @property
-    def nobs(self) -> int:
-        """Number of observations used."""
-        return self.design.nobs
-
-    @property
-    def ngroups(self) -> dict[str, int]:
-        """Number of levels of each grouping factor, most levels first."""
-        out: dict[str, int] = {}
-        for t in self.design.terms:
-            out.setdefault(t.group, t.nlevels)
-        return out
 
     @property
     def ndraws(self) -> int:
