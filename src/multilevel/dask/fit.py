@@ -45,6 +45,7 @@ from multilevel.dask.stats import (
 from multilevel.design import RandomEffectsTerm
 from multilevel.design.frame import ModelFrame, check_columns
 from multilevel.design.grouping import Grouping
+from multilevel.design.random import check_identifiable
 from multilevel.errors import DataError, ModelError, NotSupportedError
 from multilevel.fit import finish_lmm, parsed_formula
 from multilevel.formula import ParsedFormula
@@ -153,22 +154,6 @@ def _design(
     )
 
 
-def _identifiable(encoder: Encoder, n: int) -> None:
-    for t in encoder.terms:
-        if t.nlevels >= n:
-            raise ModelError(
-                f"the grouping factor {t.grouping.name!r} has {t.nlevels} levels for {n} "
-                "observations: in a Gaussian model its random effect and the residual "
-                "are not identifiable (number of levels must be < number of observations)"
-            )
-        if t.nlevels * t.q >= n:
-            raise ModelError(
-                f"number of observations ({n}) <= number of random effects "
-                f"({t.nlevels * t.q}) for term ({t.term.text}); the random-effects "
-                "parameters and the residual variance are probably unidentifiable"
-            )
-
-
 def fit_dask(
     formula: str | ParsedFormula,
     data: Any,
@@ -234,7 +219,10 @@ def fit_dask(
     plan, summary = _first_pass(data, parsed, columns, na_action)
     levels = resolve_levels(summary, meta, plan)
     encoder = build_encoder(parsed, plan, levels, summary, contrasts, weights, offset)
-    _identifiable(encoder, summary.ncomplete)
+    check_identifiable(
+        ((t.grouping.name, t.nlevels, t.q, t.term.text) for t in encoder.terms),
+        summary.ncomplete,
+    )
     start = _phase("levels pass", start, "%d rows, %d partitions", summary.nrows,
                    data.npartitions)
     tasks = map_partitions_delayed(data, columns, partition_stats, encoder)

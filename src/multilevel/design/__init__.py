@@ -21,7 +21,12 @@ from multilevel.design.fixed import (
 )
 from multilevel.design.frame import ModelFrame, as_pandas, check_columns, model_frame
 from multilevel.design.numeric import NumericSpec
-from multilevel.design.random import RandomEffectsTerm, random_effects_notes, random_terms
+from multilevel.design.random import (
+    RandomEffectsTerm,
+    check_identifiable,
+    random_effects_notes,
+    random_terms,
+)
 from multilevel.design.response import evaluate_expression, response_vector
 from multilevel.errors import DataError, ModelError
 from multilevel.formula import ParsedFormula
@@ -237,19 +242,7 @@ def build_design(
                 "(every residual is zero), so nothing is left for the random effects and the "
                 "residual: is the response constant, or is it (or a copy of it) also a predictor?"
             )
-        for t in terms:
-            if t.nlevels >= n:
-                raise ModelError(
-                    f"the grouping factor {t.group!r} has {t.nlevels} levels for {n} "
-                    "observations: in a Gaussian model its random effect and the residual "
-                    "are not identifiable (number of levels must be < number of observations)"
-                )
-            if t.nlevels * t.q >= n:
-                raise ModelError(
-                    f"number of observations ({n}) <= number of random effects "
-                    f"({t.nlevels * t.q}) for term ({t.term.text}); the random-effects "
-                    "parameters and the residual variance are probably unidentifiable"
-                )
+        check_identifiable(((t.group, t.nlevels, t.q, t.term.text) for t in terms), n)
     return Design(
         formula=formula,
         y=y,

@@ -7,7 +7,7 @@ does (``Subject``, ``Subject.1`` for ``(1 + Days || Subject)``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,7 +19,7 @@ from multilevel.design.fixed import term_matrix
 from multilevel.design.frame import ModelFrame
 from multilevel.design.grouping import Grouping, grouping
 from multilevel.design.numeric import NumericSpec
-from multilevel.errors import DataError
+from multilevel.errors import DataError, ModelError
 from multilevel.formula import Factor, RandomTerm
 from multilevel.formula.render import r_name
 
@@ -199,3 +199,34 @@ def random_effects_notes(terms: tuple[RandomEffectsTerm, ...]) -> list[str]:
                     "singular (a group-level variable belongs in the fixed effects only)"
                 )
     return out
+
+
+def check_identifiable(terms: Iterable[tuple[str, int, int, str]], nobs: int) -> None:
+    """Refuse random-effects terms a Gaussian model cannot separate from the residual.
+
+    Parameters
+    ----------
+    terms
+        (grouping factor name, number of levels, random effects per level, term text) of
+        every term.
+    nobs
+        Number of observations.
+
+    Raises
+    ------
+    ModelError
+        If a factor has as many levels as observations, or a term as many random effects.
+    """
+    for group, nlevels, q, text in terms:
+        if nlevels >= nobs:
+            raise ModelError(
+                f"the grouping factor {group!r} has {nlevels} levels for {nobs} "
+                "observations: in a Gaussian model its random effect and the residual "
+                "are not identifiable (number of levels must be < number of observations)"
+            )
+        if nlevels * q >= nobs:
+            raise ModelError(
+                f"number of observations ({nobs}) <= number of random effects "
+                f"({nlevels * q}) for term ({text}); the random-effects "
+                "parameters and the residual variance are probably unidentifiable"
+            )
