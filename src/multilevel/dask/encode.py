@@ -34,7 +34,7 @@ from multilevel.dask.levels import (
 )
 from multilevel.design.fixed import numeric_column, term_matrix
 from multilevel.design.numeric import NumericSpec
-from multilevel.design.random import _group_columns, _make_unique
+from multilevel.design.random import _group_columns, _make_unique, check_levels
 from multilevel.design.response import evaluate_expression, response_vector
 from multilevel.errors import DataError, FormulaError, NotSupportedError
 from multilevel.formula import Factor, ParsedFormula, RandomTerm
@@ -280,12 +280,7 @@ def build_encoder(
     for rt in formula.random:
         columns = _group_columns(rt.group, rt.name)
         coded = grouping_levels(rt.name, columns, levels, summary)
-        if coded.nlevels < 2:
-            raise DataError(
-                f"the grouping factor {rt.name!r} of ({rt.text}) has only "
-                f"{coded.nlevels} level; a random effect needs at least two groups "
-                "(drop the term or fit the model without it)"
-            )
+        check_levels(rt, coded.nlevels)
         tm = term_matrix(rt.effects, template, contrasts)
         if tm.matrix.shape[1] == 0:
             raise DataError(f"the random-effects term ({rt.text}) has no columns")

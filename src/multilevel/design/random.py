@@ -127,12 +127,7 @@ def random_terms(
     for rt in terms:
         columns = _group_columns(rt.group, rt.name)
         coded = grouping(frame, columns, rt.name)
-        if coded.nlevels < 2:
-            raise DataError(
-                f"the grouping factor {rt.name!r} of ({rt.text}) has only "
-                f"{coded.nlevels} level; a random effect needs at least two groups "
-                "(drop the term or fit the model without it)"
-            )
+        check_levels(rt, coded.nlevels)
         tm = term_matrix(rt.effects, frame, contrasts)
         if tm.matrix.shape[1] == 0:
             raise DataError(f"the random-effects term ({rt.text}) has no columns")
@@ -230,3 +225,19 @@ def check_identifiable(terms: Iterable[tuple[str, int, int, str]], nobs: int) ->
                 f"({nlevels * q}) for term ({text}); the random-effects "
                 "parameters and the residual variance are probably unidentifiable"
             )
+
+
+def check_levels(rt: RandomTerm, nlevels: int) -> None:
+    """Refuse a random-effects term whose grouping factor has fewer than two levels.
+
+    Raises
+    ------
+    DataError
+        Naming the term and what to do.
+    """
+    if nlevels < 2:
+        raise DataError(
+            f"the grouping factor {rt.name!r} of ({rt.text}) has only "
+            f"{nlevels} level; a random effect needs at least two groups "
+            "(drop the term or fit the model without it)"
+        )
