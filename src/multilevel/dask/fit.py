@@ -42,11 +42,11 @@ from multilevel.dask.stats import (
     partition_stats,
     x_gram,
 )
-from multilevel.design import RandomEffectsTerm
+from multilevel.design import RandomEffectsTerm, check_mixed_formula
 from multilevel.design.frame import ModelFrame, check_columns
 from multilevel.design.grouping import Grouping
 from multilevel.design.random import check_identifiable
-from multilevel.errors import DataError, ModelError, NotSupportedError
+from multilevel.errors import DataError, NotSupportedError
 from multilevel.fit import finish_lmm, parsed_formula
 from multilevel.formula import ParsedFormula
 from multilevel.lmm import PLSSystem
@@ -73,13 +73,7 @@ def _check_model(
         raise NotSupportedError(
             f"link={link!r} with a Gaussian family: only the identity link is supported"
         )
-    if parsed.response is None:
-        raise DataError(f"the formula {parsed.text!r} has no response; write it as 'y ~ ...'")
-    if not parsed.random:
-        raise ModelError(
-            f"the formula {parsed.text!r} has no random-effects term such as (1 | group); "
-            "for a model without random effects use ml.ols"
-        )
+    check_mixed_formula(parsed)
     for what, value in (("weights", weights), ("offset", offset)):
         if value is not None and not isinstance(value, str):
             raise NotSupportedError(

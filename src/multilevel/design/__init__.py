@@ -143,6 +143,25 @@ def _fitted_exactly(
     return float(np.linalg.norm(y - X @ lsq)) <= 1e-10 * scale
 
 
+def check_mixed_formula(formula: ParsedFormula) -> None:
+    """Refuse a formula without a response or without a random-effects term.
+
+    Raises
+    ------
+    DataError
+        No response.
+    ModelError
+        No random-effects term (pointing to ``ml.ols``).
+    """
+    if formula.response is None:
+        raise DataError(f"the formula {formula.text!r} has no response; write it as 'y ~ ...'")
+    if not formula.random:
+        raise ModelError(
+            f"the formula {formula.text!r} has no random-effects term such as (1 | group); "
+            "for a model without random effects use ml.ols"
+        )
+
+
 def build_design(
     formula: ParsedFormula,
     data: Any,
@@ -181,13 +200,8 @@ def build_design(
     if not isinstance(formula, ParsedFormula):
         raise TypeError(f"a formula must be given as a string, not {type(formula).__name__}")
     df = as_pandas(data)
-    if formula.response is None:
-        raise DataError(f"the formula {formula.text!r} has no response; write it as 'y ~ ...'")
-    if not formula.random:
-        raise ModelError(
-            f"the formula {formula.text!r} has no random-effects term such as (1 | group); "
-            "for a model without random effects use ml.ols"
-        )
+    check_mixed_formula(formula)
+    assert formula.response is not None  # checked just above
     variables = list(formula.variables)
     for extra, what in ((weights, "weights"), (offset, "offset")):
         if isinstance(extra, str):
@@ -258,4 +272,4 @@ def build_design(
     )
 
 
-__all__ = ["Design", "RandomEffectsTerm", "build_design"]
+__all__ = ["Design", "RandomEffectsTerm", "build_design", "check_mixed_formula"]
