@@ -34,6 +34,7 @@ from multilevel.lmm import (
 )
 from multilevel.optimize import OptimizerControl, minimize, optimizer_control, theta_scale
 from multilevel.result import FitOptions, LMMResult, is_singular
+from multilevel.threads import blas_threads
 
 FloatArray = NDArray[np.float64]
 
@@ -230,28 +231,31 @@ def fit(
             control=control, na_action=na_action, family=family, link=link, nagq=nagq,
         )
     ctrl = _control(control)
-    if family is not None and not (isinstance(family, str) and family.lower() == "gaussian"):
-        if not isinstance(formula, str):
-            formula = formula.text
-        return fit_glmm(
-            formula, data, family=family, link=link, nagq=nagq, weights=weights, offset=offset,
-            contrasts=contrasts, control=ctrl, na_action=na_action,
+    # One BLAS thread for the whole fit (threads.py): on small matrices a multi-threaded BLAS
+    # only adds its threads' wake-up time, which under load is milliseconds per call.
+    with blas_threads():
+        if family is not None and not (isinstance(family, str) and family.lower() == "gaussian"):
+            if not isinstance(formula, str):
+                formula = formula.text
+            return fit_glmm(
+                formula, data, family=family, link=link, nagq=nagq, weights=weights, offset=offset,
+                contrasts=contrasts, control=ctrl, na_action=na_action,
+            )
+        if link not in (None, "identity"):
+            raise NotSupportedError(
+                f"link={link!r} with a Gaussian family: only the identity link is supported"
+            )
+        design = _design(formula, data, weights, offset, contrasts, na_action)
+        options = FitOptions(
+            formula=formula if isinstance(formula, str) else formula.text,
+            reml=reml,
+            weights=weights,
+            offset=offset,
+            contrasts=contrasts,
+            control=ctrl,
+            na_action=na_action,
         )
-    if link not in (None, "identity"):
-        raise NotSupportedError(
-            f"link={link!r} with a Gaussian family: only the identity link is supported"
-        )
-    design = _design(formula, data, weights, offset, contrasts, na_action)
-    options = FitOptions(
-        formula=formula if isinstance(formula, str) else formula.text,
-        reml=reml,
-        weights=weights,
-        offset=offset,
-        contrasts=contrasts,
-        control=ctrl,
-        na_action=na_action,
-    )
-    return finish_lmm(pls_system(design), design, options, data)
+        return finish_lmm(pls_system(design), design, options, data)
 
 
 def finish_lmm(

@@ -59,13 +59,19 @@ def make_objective(system: PLSSystem, reml: bool = True) -> Callable[[FloatArray
     """The objective as a function of θ alone (lme4's ``devFunOnly``).
 
     Small models get equivalent fast paths that return the same values: one-term models a
-    compiled kernel (:mod:`multilevel.lmm.compiled`), models with few random effects in all one
-    dense factorization (:mod:`multilevel.lmm.dense`).
+    compiled kernel (:mod:`multilevel.lmm.compiled`), models of scalar terms whose later terms
+    have few levels another (:mod:`multilevel.lmm.compiled_scalar`), other models with few
+    random effects in all one dense factorization (:mod:`multilevel.lmm.dense`).
     """
     from multilevel.lmm.compiled import single_term_objective
+    from multilevel.lmm.compiled_scalar import scalar_terms_objective
     from multilevel.lmm.dense import dense_objective
 
-    fast = single_term_objective(system, reml) or dense_objective(system, reml)
+    fast = (
+        single_term_objective(system, reml)
+        or scalar_terms_objective(system, reml)
+        or dense_objective(system, reml)
+    )
     if fast is not None:
         return fast
 
