@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from multilevel.lmm import PLSSystem, estimates, make_objective, update_factor
 from multilevel.optimize import OptimizerControl, minimize
+from multilevel.threads import blas_threads
 
 FloatArray = NDArray[np.float64]
 
@@ -109,8 +110,9 @@ def refit(
     ctrl = control or result.options.control
     theta0 = np.asarray(result.theta if start is None else start, dtype=float)
     lower = system.layout.lower_bounds()
-    opt = minimize(make_objective(system, reml), np.maximum(theta0, lower), lower, ctrl)
-    est = estimates(system, update_factor(system, opt.x), reml)
+    with blas_threads():  # small factors: BLAS threads only add their wake-up time
+        opt = minimize(make_objective(system, reml), np.maximum(theta0, lower), lower, ctrl)
+        est = estimates(system, update_factor(system, opt.x), reml)
     return dataclasses.replace(
         result,
         design=design,
