@@ -36,8 +36,11 @@ def _kernel() -> Callable[..., Any] | None:
         return None
 
     @numba.njit(cache=True, nogil=True)
-    def single_term(a11, lam, xyz0, xyxy, nobs, reml, log_weights):
+    def single_term(a11, theta, rows, cols, xyz0, xyxy, nobs, reml, log_weights):
         n1, q = a11.shape[0], a11.shape[1]
+        lam = np.zeros((q, q))
+        for k in range(theta.shape[0]):
+            lam[rows[k], cols[k]] = theta[k]
         m = xyxy.shape[0]
         p = m - 1
         xx = xyxy.copy()
@@ -142,10 +145,12 @@ def single_term_objective(
     q = term.q
     cols, rows = np.triu_indices(q)  # lower triangle, column by column
 
+    rows = np.ascontiguousarray(rows, dtype=np.intp)
+    cols = np.ascontiguousarray(cols, dtype=np.intp)
+
     def fun(theta: FloatArray) -> float:
-        lam = np.zeros((q, q))
-        lam[rows, cols] = theta
-        return float(kernel(a11, lam, xyz0, xyxy, nobs, reml, logw))
+        th = np.asarray(theta, dtype=np.float64)
+        return float(kernel(a11, th, rows, cols, xyz0, xyxy, nobs, reml, logw))
 
     # θ fills Λ's lower triangle column by column (lme4's order): check the layout agrees.
     probe = np.arange(1.0, layout.length + 1.0)
