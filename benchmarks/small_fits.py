@@ -16,7 +16,9 @@ and the table shows the median and the minimum of each over the repetitions, in 
 ``props`` is the time to read the usual accessors of a fresh result afterwards (fixef, se,
 varcorr, ranef, fitted; not part of ``total``). Run it with ``OPENBLAS_NUM_THREADS=1`` on a
 shared machine; the minimum is the steadier number there. ``--cold`` adds the import time and
-the first fit in a fresh process.
+the first fit in a fresh process. For sleepstudy and Penicillin a last line times a refit on a
+new response (``multilevel.inference.refit.refit``, as the bootstrap and simulation studies
+use it).
 """
 
 from __future__ import annotations
@@ -114,6 +116,25 @@ def time_model(dataset: str, formula: str, reps: int) -> dict[str, list[float]]:
     return out
 
 
+def time_refit(dataset: str, formula: str, reps: int) -> list[float]:
+    """Seconds of ``reps`` refits on new responses (simulated from the fit), as a bootstrap
+    does them: the design and the symbolic structure are reused, only y changes."""
+    from multilevel.inference.refit import refit
+
+    data = ml.datasets.load(dataset)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = ml.fit(formula, data)
+        ys = result.simulate(reps + 1, seed=1).to_numpy()
+        refit(result, y=ys[:, 0])  # warm-up
+        out = []
+        for k in range(1, reps + 1):
+            start = time.perf_counter()
+            refit(result, y=ys[:, k])
+            out.append(time.perf_counter() - start)
+    return out
+
+
 def cold_start(dataset: str, formula: str) -> dict[str, float]:
     """Import time and first-fit time in a fresh interpreter."""
     code = (
@@ -165,6 +186,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"{'':<11}cold process: import {cold['import']:.2f} s, "
                 f"first fit {1e3 * cold['first_fit']:.1f} ms"
             )
+    for name in ("sleepstudy", "Penicillin"):
+        if name in names:
+            dataset, formula = MODELS[name]
+            ts = time_refit(dataset, formula, args.reps)
+            med, low = 1e3 * statistics.median(ts), 1e3 * min(ts)
+            print(f"{name:<11}refit on a new response: {med:.2f} / {low:.2f} ms (median / min)")
+            table[name]["refit_ms"] = {"median_ms": med, "min_ms": low}
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(table, indent=2) + "\n")
