@@ -6,7 +6,9 @@ modes and solves the same penalized least-squares system as a linear mixed model
 on the penalized deviance. With ``beta`` given, only the spherical random effects u are updated
 (Laplace and AGQ objectives); without, u and β are updated together (lme4's ``nAGQ = 0``).
 With β given and a single random-effects term, the system is block diagonal (one q × q block per
-level) and is solved directly from per-level sums, without forming the general system.
+level) and is solved directly from per-level sums, without forming the general system. With
+several terms, all scalar, and a family and link the compiled kernels know, the whole iteration
+(β fixed or updated) runs compiled in :mod:`multilevel.glmm.pirls_crossed`, same rules.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from numpy.typing import NDArray
 
 from multilevel.glmm.family import Family
 from multilevel.glmm.pirls_compiled import family_code, mu_deviance, pirls_scalar, working
+from multilevel.glmm.pirls_crossed import CrossedPlan, build_plan, pirls_crossed
 from multilevel.linalg.blockdiag import batched_cholesky
 from multilevel.lmm import TermBlock, estimates, update_factor
 from multilevel.lmm.factor import BlockedFactor
@@ -67,6 +70,11 @@ class GLMMProblem:
     def structure_ub(self) -> SystemStructure:
         """Index maps of the system that updates u and β together."""
         return SystemStructure.build(self.X, self.terms)
+
+    @cached_property
+    def crossed_plan(self) -> CrossedPlan | None:
+        """Index maps of the compiled multi-term PIRLS (None where it does not apply)."""
+        return build_plan(self.terms, self.family, self.y, self.prior_weights)
 
     def with_family(self, family: Family) -> GLMMProblem:
         """The same problem with another family (negative-binomial θ updates)."""
@@ -244,7 +252,6 @@ def pirls(
     else:
         assert beta is not None
         b_fixed = np.asarray(beta, dtype=float)
-    structure = problem.structure_ub if update_beta else problem.structure_u
     if not update_beta and len(problem.terms) == 1 and problem.terms[0].q == 1:
         code = family_code(fam)
         if code is not None:
@@ -267,7 +274,12 @@ def pirls(
                     l_xx=np.zeros((1, 1)),
                 )
                 return _finish(problem, u, b_fixed, eta, mu, factor, iteration, converged)
-    if update_beta and beta0 is None and u0 is None:
+    fresh = update_beta and beta0 is None and u0 is None
+    plan = problem.crossed_plan if len(problem.terms) > 1 else None
+    if plan is not None:
+        return _crossed(problem, plan, theta, u, b_fixed, update_beta, fresh, tol, utol, maxiter)
+    structure = problem.structure_ub if update_beta else problem.structure_u
+    if fresh:
         # GLM-style start from the data; the first step is then always taken.
         eta = fam.link.linkfun(fam.initial_mu(problem.y, problem.prior_weights))
         _, mu = _pdev(problem, eta, u)
@@ -324,6 +336,43 @@ def pirls(
         system = problem.structure_u.assemble(np.zeros(n), wts)
         factor = update_factor(system, theta)
     return _finish(problem, u, b_fixed, eta, mu, factor, iteration, converged)
+
+
+def _crossed(
+    problem: GLMMProblem,
+    plan: CrossedPlan,
+    theta: FloatArray,
+    u: FloatArray,
+    b_fixed: FloatArray,
+    update_beta: bool,
+    fresh: bool,
+    tol: float,
+    utol: float,
+    maxiter: int,
+) -> PirlsState:
+    """:func:`pirls` by the compiled multi-term kernel (all terms scalar)."""
+    fam = problem.family
+    eta0 = fam.link.linkfun(fam.initial_mu(problem.y, problem.prior_weights)) if fresh else None
+    if update_beta:
+        eta_fixed, X = problem.offset, problem.X
+    else:
+        eta_fixed, X = problem.offset + problem.X @ b_fixed, np.empty((problem.y.shape[0], 0))
+    out = pirls_crossed(
+        plan, problem.y, problem.prior_weights, eta_fixed, X, np.asarray(theta, dtype=float),
+        b_fixed if update_beta else np.zeros(0), u, eta0, tol, utol, maxiter,
+    )  # fmt: skip
+    return PirlsState(
+        u=out.u,
+        beta=out.beta if update_beta else b_fixed,
+        eta=out.eta,
+        mu=out.mu,
+        factor=out.factor,
+        sum_u2=float(out.u @ out.u),
+        deviance=out.deviance,
+        minus2loglik=out.minus2loglik,
+        iterations=out.iterations,
+        converged=out.converged,
+    )
 
 
 def _finish(
