@@ -71,7 +71,7 @@ def test_scalar_from_csr_sums_duplicates_and_sorts():
     np.testing.assert_array_equal(b.values.ravel(), [8.0, 16.0, 2.0, 5.0])
 
 
-@pytest.mark.parametrize("qj,q1", [(1, 2), (2, 2), (2, 3), (3, 1)])
+@pytest.mark.parametrize("qj,q1", [(1, 2), (1, 3), (2, 2), (2, 3), (3, 1)])
 def test_lower_blocks_kernel(qj, q1):
     rng = np.random.default_rng(qj * 5 + q1)
     a = random_blocks(rng, 6, 9, qj, q1)
@@ -81,3 +81,22 @@ def test_lower_blocks_kernel(qj, q1):
     want = np.einsum("yx,nyt,ntu->nxu", lam, a.values, p1[a.pattern.cols])
     np.testing.assert_allclose(got.values, want, rtol=1e-12, atol=1e-12)
     assert got.pattern is a.pattern
+
+
+@pytest.mark.parametrize("q", [2, 3, 4])
+def test_first_block_matches_dense_algebra(q):
+    from multilevel.linalg.blockdiag import batched_cholesky, batched_lower_inverse
+
+    rng = np.random.default_rng(q)
+    z = rng.normal(size=(6, 5, q))
+    a11 = np.einsum("nia,nib->nab", z, z)
+    a11[0] = 0.0  # a level without data
+    lam = np.tril(rng.normal(size=(q, q)))
+    lam[0, 0] = 0.0  # a boundary θ
+    l11, p1 = kernels.first_block(a11, lam)
+    m = np.matmul(np.matmul(lam.T, a11), lam) + np.eye(q)
+    want_l = batched_cholesky(m)
+    want_p = np.matmul(lam, np.transpose(batched_lower_inverse(want_l), (0, 2, 1)))
+    np.testing.assert_allclose(l11, want_l, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(p1, want_p, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(np.triu(l11, 1), 0.0)

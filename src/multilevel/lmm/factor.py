@@ -20,7 +20,6 @@ from numpy.typing import NDArray
 from scipy.linalg.lapack import dpotrf, dtrtrs
 
 from multilevel.linalg import kernels
-from multilevel.linalg.blockdiag import batched_cholesky, batched_lower_inverse
 from multilevel.linalg.blocksparse import BlockSparse
 from multilevel.lmm.system import PLSSystem
 
@@ -149,10 +148,7 @@ def update_factor(system: PLSSystem, theta: FloatArray) -> BlockedFactor:
         l11 = np.sqrt(system.a11 * (lam * lam) + 1.0)
         p1 = lam / l11
     else:
-        m = np.matmul(np.matmul(lam1.T, system.a11), lam1)
-        m[:, np.arange(q1), np.arange(q1)] += 1.0
-        l11 = batched_cholesky(m)
-        p1 = np.matmul(lam1, np.transpose(batched_lower_inverse(l11), (0, 2, 1)))
+        l11, p1 = kernels.first_block(system.a11, lam1)
 
     # Blocks below the first: L_j1 = Λ_jᵀ A_j1 blockdiag(P₁) on the fixed pattern.
     p1_flat = p1[:, 0, 0] if q1 == 1 else p1
