@@ -33,3 +33,25 @@ def test_explicit_count(monkeypatch):
     monkeypatch.setenv("MULTILEVEL_BLAS_THREADS", "2")
     with blas_threads():
         assert all(n <= 2 for n in blas_counts())
+
+
+def test_nested_contexts_limit_once_and_restore(monkeypatch):
+    import multilevel.threads as threads
+
+    monkeypatch.delenv("MULTILEVEL_BLAS_THREADS", raising=False)
+    calls = []
+    real = threads._limit
+    monkeypatch.setattr(threads, "_limit", lambda: calls.append(1) or real())
+    before = blas_counts()
+    with blas_threads():
+        with blas_threads():
+            assert all(n == 1 for n in blas_counts())
+        assert all(n == 1 for n in blas_counts())  # the inner exit does not restore early
+    assert blas_counts() == before
+    assert len(calls) == 1
+    with pytest.raises(RuntimeError), blas_threads():
+        raise RuntimeError("boom")
+    assert blas_counts() == before
+    with blas_threads():  # the failed context left no nesting behind
+        pass
+    assert len(calls) == 3
