@@ -29,7 +29,7 @@ from multilevel.errors import (
 )
 from multilevel.glmm.family import Family, get_family
 from multilevel.glmm.objective import GLMMObjective
-from multilevel.glmm.pirls import GLMMProblem, PirlsState
+from multilevel.glmm.pirls import GLMMProblem, PirlsState, random_part
 from multilevel.glmm.response import glmm_response
 from multilevel.glmm.result import GLMMFitOptions, GLMMResult
 from multilevel.glmm.separation import separated_columns
@@ -50,11 +50,30 @@ FloatArray = NDArray[np.float64]
 
 def _rx_vcov(problem: GLMMProblem, state: PirlsState) -> FloatArray:
     """(R_Xᵀ R_X)⁻¹ at the converged PIRLS weights (the nAGQ = 0 covariance of β)."""
+    return _rx_vcov_at(problem, state.factor.theta, state.eta, state.mu)
+
+
+def _rx_vcov_at(
+    problem: GLMMProblem, theta: FloatArray, eta: FloatArray, mu: FloatArray
+) -> FloatArray:
+    """(R_Xᵀ R_X)⁻¹ at the PIRLS weights of η and μ. With one scalar term, R_Xᵀ R_X is the
+    Schur complement XᵀWX - Cᵀ M⁻¹ C of the diagonal u-block M (C = Λ Zᵀ W X per level)."""
     fam = problem.family
-    mu_eta = fam.link.mu_eta(state.eta)
-    wts = problem.prior_weights * mu_eta**2 / fam.variance(state.mu)
+    mu_eta = fam.link.mu_eta(eta)
+    wts = problem.prior_weights * mu_eta**2 / fam.variance(mu)
+    X = problem.X
+    if len(problem.terms) == 1 and problem.terms[0].q == 1 and X.shape[1] > 0:
+        term = problem.terms[0]
+        zl = term.z[:, 0] * float(theta[0])
+        wz = wts * zl
+        m = 1.0 + np.bincount(term.index, weights=wz * zl, minlength=term.nlevels)
+        c = np.column_stack(
+            [np.bincount(term.index, weights=wz * x, minlength=term.nlevels) for x in X.T]
+        )
+        schur = (X.T * wts) @ X - c.T @ (c / m[:, None])
+        return np.asarray(np.linalg.inv(schur), dtype=np.float64)
     system = problem.structure_ub.assemble(np.zeros(problem.y.shape[0]), wts)
-    est = estimates(system, update_factor(system, state.factor.theta), reml=False)
+    est = estimates(system, update_factor(system, theta), reml=False)
     return est.vcov_unscaled
 
 
@@ -95,13 +114,16 @@ def _optimize(
     stage0 = GLMMObjective(problem, 0)
     opt0 = minimize(stage0, layout.start() / scale[:k], layout.lower_bounds(), control,
                     scale=scale[:k])  # fmt: skip
-    st0 = stage0.state(opt0.x)
+    u0, beta0 = stage0.modes(opt0.x)
     if nagq == 0:
-        return opt0, stage0, st0.beta
-    se0 = np.sqrt(np.diag(_rx_vcov(problem, st0)))
+        return opt0, stage0, beta0
+    theta0 = np.asarray(opt0.x, dtype=float)
+    eta0 = problem.offset + problem.X @ beta0 + random_part(problem, theta0, u0)
+    mu0 = problem.family.link.linkinv(eta0)
+    se0 = np.sqrt(np.diag(_rx_vcov_at(problem, theta0, eta0, mu0)))
     stage = GLMMObjective(problem, nagq)
-    stage._u = st0.u
-    x0 = np.concatenate([opt0.x, st0.beta])
+    stage._u = u0
+    x0 = np.concatenate([opt0.x, beta0])
     lower = lower_bounds(problem)
     steps = np.concatenate([np.full(k, control.initial_step), np.maximum(se0 * scale[k:], 1e-4)])
     opt = minimize(stage, x0, lower, control, step=steps, scale=scale)
@@ -116,13 +138,18 @@ def _problem(
     from multilevel.fit import parsed_formula
 
     parsed = parsed_formula(formula)
+    bound: list[tuple[FloatArray, FloatArray]] = []
+
+    def response(f: Any, fr: Any) -> FloatArray:
+        bound.append(glmm_response(f, fr, family))  # (y, trials), evaluated once
+        return bound[-1][0]
+
     design = build_design(
         parsed, data, weights=weights, offset=offset, contrasts=contrasts,
-        na_action=na_action, gaussian=False,
-        response=lambda f, fr: glmm_response(f, fr, family)[0],
+        na_action=na_action, gaussian=False, response=response,
     )
     assert parsed.response is not None
-    y, trials = glmm_response(parsed.response, design.frame.data, family)
+    y, trials = bound[-1]
     pw = trials if design.weights is None else trials * design.weights
     off = np.zeros(design.nobs) if design.offset is None else design.offset
     terms = tuple(TermBlock(t.grouping.codes, t.z, t.nlevels) for t in design.terms)

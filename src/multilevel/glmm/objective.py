@@ -8,12 +8,12 @@ full -2 log-likelihood (lme4's nAGQ > 1 value leaves out the saturated log-likel
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import logsumexp
 
+from multilevel.glmm.laplace_compiled import ScalarObjective, hermite_rule
 from multilevel.glmm.pirls import GLMMProblem, PirlsState, pirls
 
 FloatArray = NDArray[np.float64]
@@ -27,7 +27,7 @@ def agq_deviance(problem: GLMMProblem, state: PirlsState, theta: FloatArray, nag
     """
     term = problem.terms[0]
     lam = float(theta[0])
-    nodes, weights = _rule(nagq)
+    nodes, weights = hermite_rule(nagq)
     ljj = state.factor.l11[:, 0, 0]
     fam = problem.family
     scale = 1.0 / ljj
@@ -47,21 +47,14 @@ def agq_deviance(problem: GLMMProblem, state: PirlsState, theta: FloatArray, nag
     return float(np.sum(2.0 * np.log(ljj) - 2.0 * log_sum))
 
 
-@lru_cache(maxsize=32)
-def _rule(nagq: int) -> tuple[FloatArray, FloatArray]:
-    """Standard-normal Gauss-Hermite nodes and weights (probabilists' rule, weights sum to 1)."""
-    nodes, weights = np.polynomial.hermite_e.hermegauss(nagq)
-    weights = weights / np.sqrt(2.0 * np.pi)
-    nodes.flags.writeable = False
-    weights.flags.writeable = False
-    return nodes, weights
-
-
 class GLMMObjective:
     """-2 log-likelihood of a GLMM as a function of θ and β (or θ alone for ``nagq=0``).
 
     PIRLS starts from the conditional modes of the previous evaluation; PIRLS converges tightly,
-    so the value does not depend on the start beyond that tolerance.
+    so the value does not depend on the start beyond that tolerance. With one scalar term and a
+    family the compiled kernels cover, calls (the optimizer's hot path) run the whole objective
+    compiled (:class:`~multilevel.glmm.laplace_compiled.ScalarObjective`, the same value);
+    :meth:`state` always builds the full PIRLS state.
 
     Parameters
     ----------
@@ -78,9 +71,10 @@ class GLMMObjective:
         self._u: FloatArray | None = None
         self._beta: FloatArray | None = None
         self.last: PirlsState | None = None
+        self._compiled = ScalarObjective.build(problem)
 
     def state(self, params: FloatArray) -> PirlsState:
-        """The PIRLS state at the parameters."""
+        """The PIRLS state at the parameters (also :attr:`last`; calls do not set it)."""
         params = np.asarray(params, dtype=float)
         theta = params[: self.ntheta]
         if self.nagq == 0:
@@ -94,6 +88,10 @@ class GLMMObjective:
 
     def __call__(self, params: FloatArray) -> float:
         """The objective at the parameters (``inf`` where it cannot be evaluated)."""
+        if self._compiled is not None:
+            out = self._compiled_call(np.asarray(params, dtype=float))
+            if out is not None:
+                return out[0]
         try:
             st = self.state(params)
         except (ArithmeticError, np.linalg.LinAlgError, ValueError):
@@ -101,6 +99,50 @@ class GLMMObjective:
         if self.nagq > 1:
             return agq_deviance(self.problem, st, np.asarray(params, dtype=float), self.nagq)
         return st.laplace
+
+    def _compiled_call(self, params: FloatArray) -> tuple[float, bool] | None:
+        """The compiled objective and whether its modes are the next start (None: not run)."""
+        assert self._compiled is not None
+        if self.nagq >= 1:
+            value, u, usable = self._compiled(float(params[0]), params[1:], self._u, self.nagq)
+            if usable:
+                self._u = u
+            return value, usable
+        out = self._compiled.joint(float(params[0]), self._u, self._beta)
+        if out is None:
+            return None
+        value, u, beta, usable = out
+        if usable:
+            self._u, self._beta = u, beta
+        return value, usable
+
+    def modes(self, params: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """The conditional modes u and the fixed effects at the parameters.
+
+        β is the given one unless ``nagq = 0`` (then PIRLS's). The compiled objective answers
+        when it covers the model and PIRLS converges, without building the state; otherwise
+        :meth:`state` does.
+
+        Parameters
+        ----------
+        params
+            θ (and β unless ``nagq = 0``).
+
+        Returns
+        -------
+        u, beta
+        """
+        params = np.asarray(params, dtype=float)
+        if self._compiled is not None:
+            out = self._compiled_call(params)
+            if out is not None and out[1]:
+                assert self._u is not None
+                if self.nagq >= 1:
+                    return self._u, params[self.ntheta :].copy()
+                assert self._beta is not None
+                return self._u, self._beta
+        st = self.state(params)
+        return st.u, st.beta
 
     def as_function(self) -> Callable[[FloatArray], float]:
         """The objective as a plain function."""

@@ -12,9 +12,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from multilevel.design.frame import column_values
 from multilevel.design.response import evaluate_expression
 from multilevel.errors import DataError
 from multilevel.formula import Call, Factor, parse_expression
+from multilevel.formula.ast import Binary, Name, Node
 from multilevel.formula.terms import make_factor
 from multilevel.glmm.family import Family
 
@@ -30,15 +32,38 @@ def _cbind(response: Factor, frame: pd.DataFrame) -> tuple[FloatArray, FloatArra
             f"{response.text}: cbind() takes two columns, successes and failures, e.g. "
             "cbind(incidence, size - incidence)"
         )
-    succ, fail = (
-        evaluate_expression(make_factor(a.value, response.text), frame) for a in node.args
-    )
+    succ, fail = (_count(a.value, response.text, frame) for a in node.args)
     if np.any(succ < 0) or np.any(fail < 0):
         raise DataError(f"{response.text}: counts of successes and failures must be >= 0")
     total = succ + fail
     with np.errstate(invalid="ignore", divide="ignore"):
         y = np.where(total > 0, succ / np.where(total > 0, total, 1.0), 0.0)
     return y, total
+
+
+def _plain_column(node: Node, frame: pd.DataFrame) -> FloatArray | None:
+    """The values of a numeric (not logical, not factor) column named by ``node``, else None."""
+    if not (isinstance(node, Name) and node.name in frame.columns):
+        return None
+    values = column_values(frame[node.name])
+    if not (isinstance(values, np.ndarray) and values.dtype.kind in "iuf"):
+        return None
+    return values
+
+
+def _count(node: Node, text: str, frame: pd.DataFrame) -> FloatArray:
+    """One operand of ``cbind``: a plain column or ``a - b`` of two plain columns directly,
+    anything else through the expression evaluator (the same values and errors)."""
+    left = right = None
+    if isinstance(node, Binary) and node.op == "-":
+        left, right = _plain_column(node.left, frame), _plain_column(node.right, frame)
+    if left is None or right is None:
+        return evaluate_expression(make_factor(node, text), frame)
+    out = np.asarray(left - right, dtype=float)
+    if not np.all(np.isfinite(out)):
+        name = make_factor(node, text).text
+        raise DataError(f"{name!r} has missing or infinite values (e.g. log of 0)")
+    return out
 
 
 def glmm_response(
