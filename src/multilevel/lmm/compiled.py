@@ -12,7 +12,6 @@ equals :func:`~multilevel.lmm.objective.objective` to rounding.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -31,96 +30,10 @@ MAX_WORK = 4_000_000
 @lru_cache(maxsize=1)
 def _kernel() -> Callable[..., Any] | None:
     try:
-        import numba
+        from multilevel.lmm import compiled_kernels
     except ImportError:  # pragma: no cover
         return None
-
-    @numba.njit(cache=True, nogil=True)
-    def single_term(a11, theta, rows, cols, xyz0, xyxy, nobs, reml, log_weights):
-        n1, q = a11.shape[0], a11.shape[1]
-        lam = np.zeros((q, q))
-        for k in range(theta.shape[0]):
-            lam[rows[k], cols[k]] = theta[k]
-        m = xyxy.shape[0]
-        p = m - 1
-        xx = xyxy.copy()
-        mm = np.empty((q, q))
-        low = np.zeros((q, q))
-        b = np.empty((m, q))
-        lx = np.empty((m, q))
-        ld = 0.0
-        for g in range(n1):
-            for i in range(q):
-                for j in range(q):
-                    acc = 0.0
-                    for k in range(q):
-                        lk = lam[k, i]
-                        if lk != 0.0:
-                            for l in range(q):
-                                acc += lk * a11[g, k, l] * lam[l, j]
-                    mm[i, j] = acc + (1.0 if i == j else 0.0)
-            for j in range(q):
-                s = mm[j, j]
-                for k in range(j):
-                    s -= low[j, k] * low[j, k]
-                if not s > 0.0:
-                    return np.inf
-                d = math.sqrt(s)
-                low[j, j] = d
-                ld += 2.0 * math.log(d)
-                for i in range(j + 1, q):
-                    s = mm[i, j]
-                    for k in range(j):
-                        s -= low[i, k] * low[j, k]
-                    low[i, j] = s / d
-            # rows of [X y] for this level: (xyz0_g Λ) L_g⁻ᵀ
-            for r in range(m):
-                for j in range(q):
-                    acc = 0.0
-                    for k in range(q):
-                        acc += xyz0[r, g * q + k] * lam[k, j]
-                    b[r, j] = acc
-                for j in range(q):
-                    s = b[r, j]
-                    for k in range(j):
-                        s -= lx[r, k] * low[j, k]
-                    lx[r, j] = s / low[j, j]
-            for r in range(m):
-                for c in range(r + 1):
-                    acc = 0.0
-                    for j in range(q):
-                        acc += lx[r, j] * lx[c, j]
-                    xx[r, c] -= acc
-        # Cholesky of the [X y] block (lower triangle).
-        lxx = np.zeros((m, m))
-        ldx = 0.0
-        r2 = 0.0
-        for j in range(m):
-            s = xx[j, j]
-            for k in range(j):
-                s -= lxx[j, k] * lxx[j, k]
-            if j == p:
-                r2 = max(s, 0.0)
-                break
-            if not s > 0.0:
-                return np.inf
-            d = math.sqrt(s)
-            lxx[j, j] = d
-            ldx += 2.0 * math.log(d)
-            for i in range(j + 1, m):
-                s = xx[i, j]
-                for k in range(j):
-                    s -= lxx[i, k] * lxx[j, k]
-                lxx[i, j] = s / d
-        if r2 <= 0.0:
-            return -np.inf
-        ld -= log_weights
-        if reml:
-            nmp = nobs - p
-            return ld + ldx + nmp * (1.0 + math.log(2.0 * math.pi * r2 / nmp))
-        return ld + nobs * (1.0 + math.log(2.0 * math.pi * r2 / nobs))
-
-    return single_term
+    return compiled_kernels.single_term
 
 
 def single_term_objective(

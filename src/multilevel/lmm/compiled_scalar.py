@@ -17,7 +17,6 @@ factorization in one numba function. The result equals
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -39,112 +38,10 @@ MAX_WORK = 4_000_000
 @lru_cache(maxsize=1)
 def _kernel() -> Callable[..., Any] | None:
     try:
-        import numba
+        from multilevel.lmm import compiled_kernels
     except ImportError:  # pragma: no cover
         return None
-
-    @numba.njit(cache=True, nogil=True)
-    def chol_lower(s, upto):
-        """In-place lower Cholesky of s[:upto, :upto]; log-det, or NaN if not pos. def."""
-        ld = 0.0
-        for j in range(upto):
-            d = s[j, j]
-            for k in range(j):
-                d -= s[j, k] * s[j, k]
-            if not d > 0.0:
-                return np.nan
-            d = math.sqrt(d)
-            s[j, j] = d
-            ld += 2.0 * math.log(d)
-            for i in range(j + 1, s.shape[0]):
-                acc = s[i, j]
-                for k in range(j):
-                    acc -= s[i, k] * s[j, k]
-                s[i, j] = acc / d
-        return ld
-
-    @numba.njit(cache=True, nogil=True)
-    def scalar_terms(theta, a11, colptr, prow, pval, a22, later_term, xy1, xy2, xyxy, nobs,
-                     reml, log_weights):
-        n1 = a11.shape[0]
-        m = a22.shape[0]
-        r = xyxy.shape[0]
-        p = r - 1
-        lam1 = theta[0]
-        ld = 0.0
-        p1 = np.empty(n1)
-        for g in range(n1):
-            d = math.sqrt(lam1 * lam1 * a11[g] + 1.0)
-            ld += 2.0 * math.log(d)
-            p1[g] = lam1 / d
-        lam2 = np.empty(m)
-        for i in range(m):
-            lam2[i] = theta[later_term[i]]
-        # L21 on the pattern, and the later block's Schur complement (lower triangle).
-        v = np.empty(prow.shape[0])
-        s = np.zeros((m, m))
-        for i in range(m):
-            for j in range(i + 1):
-                s[i, j] = lam2[i] * a22[i, j] * lam2[j]
-            s[i, i] += 1.0
-        for g in range(n1):
-            for k in range(colptr[g], colptr[g + 1]):
-                v[k] = lam2[prow[k]] * pval[k] * p1[g]
-            for k1 in range(colptr[g], colptr[g + 1]):
-                r1 = prow[k1]
-                v1 = v[k1]
-                for k2 in range(colptr[g], k1 + 1):
-                    s[r1, prow[k2]] -= v1 * v[k2]
-        ld2 = chol_lower(s, m)
-        if np.isnan(ld2):
-            return np.inf
-        ld += ld2
-        # Rows of [X y]: L_X1 = xy1 P₁, L_X2 = (xy2 Λ₂ - L_X1 L21ᵀ) L₂₂⁻ᵀ.
-        lx1 = np.empty((r, n1))
-        for a in range(r):
-            for g in range(n1):
-                lx1[a, g] = xy1[a, g] * p1[g]
-        lx2 = np.empty((r, m))
-        for a in range(r):
-            for i in range(m):
-                lx2[a, i] = xy2[a, i] * lam2[i]
-        for g in range(n1):
-            for k in range(colptr[g], colptr[g + 1]):
-                i = prow[k]
-                vk = v[k]
-                for a in range(r):
-                    lx2[a, i] -= lx1[a, g] * vk
-        for a in range(r):
-            for i in range(m):
-                acc = lx2[a, i]
-                for k in range(i):
-                    acc -= lx2[a, k] * s[i, k]
-                lx2[a, i] = acc / s[i, i]
-        xx = xyxy.copy()
-        for a in range(r):
-            for b in range(a + 1):
-                acc = 0.0
-                for g in range(n1):
-                    acc += lx1[a, g] * lx1[b, g]
-                for i in range(m):
-                    acc += lx2[a, i] * lx2[b, i]
-                xx[a, b] -= acc
-        # Cholesky of the [X y] block; the response's pivot is r (may be 0 for a perfect fit).
-        ldx = chol_lower(xx, p)
-        if np.isnan(ldx):
-            return np.inf
-        r2 = xx[p, p]
-        for k in range(p):
-            r2 -= xx[p, k] * xx[p, k]
-        if not r2 > 0.0:
-            return -np.inf
-        ld -= log_weights
-        if reml:
-            nmp = nobs - p
-            return ld + ldx + nmp * (1.0 + math.log(2.0 * math.pi * r2 / nmp))
-        return ld + nobs * (1.0 + math.log(2.0 * math.pi * r2 / nobs))
-
-    return scalar_terms
+    return compiled_kernels.scalar_terms
 
 
 def scalar_terms_objective(
