@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -32,7 +32,9 @@ from multilevel.lmm import (
     make_objective,
     update_factor,
 )
+from multilevel.lmm.gradient import use_gradient, value_and_gradient
 from multilevel.optimize import OptimizerControl, minimize, optimizer_control, theta_scale
+from multilevel.optimize_gradient import minimize_gradient
 from multilevel.result import FitOptions, LMMResult, is_singular
 from multilevel.threads import blas_threads
 
@@ -302,7 +304,27 @@ def finish_lmm(
     if scale is None:
         scale = theta_scale([t.z for t in system.terms])
     lower = system.layout.lower_bounds()
-    opt = minimize(fun, system.layout.start() / scale, lower, options.control, scale=scale)
+    ctrl = options.control
+    fun_grad = None
+    if ctrl.gradient and ctrl.optimizer == "bobyqa" and use_gradient(system):
+        last: dict[bytes, tuple[float, FloatArray]] = {}
+
+        def fun_grad(theta: FloatArray) -> tuple[float, FloatArray]:
+            # the convergence check asks again for the optimizer's last point: keep it
+            key = np.asarray(theta, dtype=float).tobytes()
+            if key not in last:
+                last.clear()
+                last[key] = value_and_gradient(system, theta, reml)
+            return last[key]
+
+        opt = minimize_gradient(fun_grad, system.layout.start() / scale, lower, ctrl, scale)
+        if not opt.converged:  # BOBYQA takes over from L-BFGS-B's point
+            polish = minimize(fun, opt.x, lower, ctrl, scale=scale)
+            note = f"L-BFGS-B stopped ({opt.returnvalue}); BOBYQA continued from its point"
+            opt = replace(polish, x0=opt.x0, feval=opt.feval + polish.feval,
+                          notes=(*polish.notes, note))
+    else:
+        opt = minimize(fun, system.layout.start() / scale, lower, ctrl, scale=scale)
     factor = update_factor(system, opt.x)
     est = estimates(system, factor, reml)
     messages: list[tuple[type[MultilevelWarning], str]] = [
@@ -314,7 +336,7 @@ def finish_lmm(
         messages.append(
             (ConvergenceWarning, f"the optimizer did not converge: {opt.returnvalue}")
         )
-    conv = check_convergence(fun, opt.x, lower, scale=scale)
+    conv = check_convergence(fun, opt.x, lower, scale=scale, fun_grad=fun_grad)
     messages.extend((ConvergenceWarning, m) for m in conv.messages + conv.notes)
     for category, text in messages:
         warnings.warn(text, category, stacklevel=stacklevel)

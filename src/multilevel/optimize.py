@@ -70,6 +70,12 @@ class OptimizerControl:
         step and keep the better point. (A restart after every clean stop changed no reference
         objective by more than 3e-11 once θ was optimized on its scaled form, at 30-40% more
         evaluations, so it is no longer done.)
+    gradient
+        With the default optimizer, fit large linear mixed models whose random-effects terms
+        all have one column (e.g. InstEval's crossed intercepts) with the exact gradient of the
+        profiled objective (:mod:`multilevel.lmm.gradient`) and L-BFGS-B, which needs about a
+        quarter of BOBYQA's evaluations; BOBYQA takes over from its point if it does not
+        converge. False always uses ``optimizer``.
     """
 
     optimizer: str = "bobyqa"
@@ -79,6 +85,7 @@ class OptimizerControl:
     maxeval: int = 100_000
     initial_step: float = 0.2
     restart: bool = True
+    gradient: bool = True
 
     def __post_init__(self) -> None:
         if self.optimizer not in _ALGORITHMS:

@@ -201,4 +201,26 @@ def scalar_terms(theta, a11, colptr, prow, pval, a22, later_term, xy1, xy2, xyxy
     return ld + nobs * (1.0 + math.log(2.0 * math.pi * r2 / nobs))
 
 
-__all__ = ["chol_lower", "scalar_terms", "single_term"]
+
+
+@numba.njit(cache=True, nogil=True)
+def first_inverse_diag(colptr, rows, vals, sinv):
+    """l_gᵀ S⁻¹ l_g for every column l_g of L₂₁ (the gradient's diagonal of M⁻¹).
+
+    ``sinv`` holds S⁻¹ = (L₂₂L₂₂ᵀ)⁻¹ in its lower triangle; rows ascend within a column.
+    """
+    n1 = colptr.shape[0] - 1
+    out = np.empty(n1)
+    for g in range(n1):
+        acc = 0.0
+        for a in range(colptr[g], colptr[g + 1]):
+            ra = rows[a]
+            va = vals[a]
+            cross = 0.0
+            for b in range(colptr[g], a):
+                cross += vals[b] * sinv[ra, rows[b]]
+            acc += va * (va * sinv[ra, ra] + 2.0 * cross)
+        out[g] = acc
+    return out
+
+__all__ = ["chol_lower", "first_inverse_diag", "scalar_terms", "single_term"]
