@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -28,8 +28,9 @@ from multilevel.errors import (
     SingularFitWarning,
 )
 from multilevel.glmm.family import Family, get_family
+from multilevel.glmm.gradient import has_gradient, laplace_gradient
 from multilevel.glmm.objective import GLMMObjective
-from multilevel.glmm.pirls import GLMMProblem, PirlsState, random_part
+from multilevel.glmm.pirls import GLMMProblem, PirlsState, pirls, random_part
 from multilevel.glmm.response import glmm_response
 from multilevel.glmm.result import GLMMFitOptions, GLMMResult
 from multilevel.glmm.separation import separated_columns
@@ -43,6 +44,7 @@ from multilevel.optimize import (
     minimize,
     theta_scale,
 )
+from multilevel.optimize_gradient import minimize_gradient
 from multilevel.result import is_singular
 
 FloatArray = NDArray[np.float64]
@@ -108,6 +110,31 @@ def _optimize(
     problem: GLMMProblem, nagq: int, control: OptimizerControl
 ) -> tuple[OptSummary, GLMMObjective, FloatArray]:
     layout = problem.layout
+    k = layout.length
+    scale = parameter_scale(problem)
+    stage = GLMMObjective(problem, nagq)
+    fun_grad = gradient_function(problem, stage, nagq, control)
+    if fun_grad is None:
+        return _optimize_bobyqa(problem, nagq, control)
+    # With the exact gradient, L-BFGS-B from Λ = I and the GLM's β needs no nAGQ = 0 stage.
+    beta_glm = pirls(problem, np.zeros(k), None).beta
+    x0 = np.concatenate([layout.start() / scale[:k], beta_glm])
+    opt = minimize_gradient(fun_grad, x0, lower_bounds(problem), control, scale)
+    if opt.converged:
+        return opt, stage, opt.x[k:]
+    # L-BFGS-B did not converge: the two stages with BOBYQA, keeping the better optimum
+    opt2, stage2, beta2 = _optimize_bobyqa(problem, nagq, control)
+    note = f"L-BFGS-B stopped ({opt.returnvalue}); the fit was repeated with BOBYQA"
+    if opt2.fmin <= opt.fmin:
+        return replace(opt2, notes=(*opt2.notes, note)), stage2, beta2
+    return replace(opt, notes=(*opt.notes, note)), stage, opt.x[k:]
+
+
+def _optimize_bobyqa(
+    problem: GLMMProblem, nagq: int, control: OptimizerControl
+) -> tuple[OptSummary, GLMMObjective, FloatArray]:
+    """lme4's two stages: θ with β inside PIRLS (nAGQ = 0), then (θ, β) from there."""
+    layout = problem.layout
     # optimized on the scale (θ, β) ∘ d of parameter_scale, from Λ = I on that scale
     scale = parameter_scale(problem)
     k = layout.length
@@ -129,6 +156,36 @@ def _optimize(
     opt = minimize(stage, x0, lower, control, step=steps, scale=scale)
     opt = replace(opt, notes=tuple(dict.fromkeys(opt0.notes + opt.notes)))
     return opt, stage, opt.x[layout.length :]
+
+
+def gradient_function(
+    problem: GLMMProblem, stage: GLMMObjective, nagq: int, control: OptimizerControl
+) -> Callable[[FloatArray], tuple[float, FloatArray]] | None:
+    """The Laplace objective with its exact gradient (:mod:`multilevel.glmm.gradient`), where
+    it applies and the default optimizer is asked for; None otherwise."""
+    if nagq != 1 or not control.gradient or control.optimizer != "bobyqa":
+        return None
+    if not has_gradient(problem):
+        return None
+    k = problem.layout.length
+    last: dict[bytes, tuple[float, FloatArray]] = {}
+
+    def fun_grad(params: FloatArray) -> tuple[float, FloatArray]:
+        key = np.asarray(params, dtype=float).tobytes()
+        if key in last:
+            return last[key]
+        try:
+            st = stage.state(params)
+        except (ArithmeticError, np.linalg.LinAlgError, ValueError):
+            return np.inf, np.zeros(len(params))
+        if not st.converged:
+            return np.inf, np.zeros(len(params))
+        out = (st.laplace, laplace_gradient(problem, st, np.asarray(params)[:k]))
+        last.clear()
+        last[key] = out
+        return out
+
+    return fun_grad
 
 
 def _problem(
@@ -208,7 +265,9 @@ def fit_glmm(
         vcov = _rx_vcov(problem, state)
     else:
         scale = parameter_scale(problem)
-        conv = check_convergence(stage, opt.x, lower_bounds(problem), scale=scale)
+        conv = check_convergence(stage, opt.x, lower_bounds(problem), scale=scale,
+                                 fun_grad=gradient_function(problem, stage, nagq, control),
+                                 central=True)
         messages.extend((ConvergenceWarning, m) for m in conv.messages + conv.notes)
         # The check's Hessian covers the free parameters; reuse it when nothing is on a bound.
         hess = conv.hessian if conv.free.all() else hessian(stage, opt.x, floor=1e-2 / scale)
