@@ -48,16 +48,18 @@ def separated_columns(
     pure = sign != 0
     if not np.any(pure):
         return []
-    a = X[pure] * sign[pure, None]
+    # Repeated rows give repeated constraints: the LP keeps one of each (with its count in the
+    # normalizing sum, so that the program, and its solution, are the same).
+    a, counts = _unique_rows(X[pure] * sign[pure, None])
     p = X.shape[1]
     # The sparsest separating direction: minimize ‖b‖₁ (b = b⁺ - b⁻) subject to sᵢxᵢᵀb ≥ 0 on
     # pure rows, xᵢᵀb = 0 on mixed rows and Σ sᵢxᵢᵀb ≥ 1 (b ≠ 0). Infeasible: no separation.
     a2 = np.hstack([a, -a])
-    a_ub = np.vstack([-a2, -a2.sum(axis=0, keepdims=True)])
+    a_ub = np.vstack([-a2, -(counts @ a2)[None, :]])
     b_ub = np.concatenate([np.zeros(a.shape[0]), [-1.0]])
     kwargs = {}
     if np.any(~pure):
-        xm = X[~pure]
+        xm = _unique_rows(X[~pure])[0]
         kwargs = {"A_eq": np.hstack([xm, -xm]), "b_eq": np.zeros(xm.shape[0])}
     res = linprog(
         np.ones(2 * p), A_ub=a_ub, b_ub=b_ub, bounds=[(0.0, None)] * (2 * p),
@@ -68,3 +70,14 @@ def separated_columns(
     b = res.x[:p] - res.x[p:]
     scale = float(np.max(np.abs(b)))
     return [n for n, v in zip(names, b, strict=True) if abs(v) > tol * max(scale, 1.0)]
+
+
+def _unique_rows(a: FloatArray) -> tuple[FloatArray, NDArray[np.intp]]:
+    """The distinct rows of ``a`` (sorted) and how often each occurs."""
+    order = np.lexsort(a.T[::-1])
+    srt = a[order]
+    new = np.ones(srt.shape[0], dtype=bool)
+    new[1:] = np.any(srt[1:] != srt[:-1], axis=1)
+    starts = np.flatnonzero(new)
+    counts = np.diff(np.append(starts, srt.shape[0]))
+    return srt[starts], counts.astype(np.intp)
