@@ -59,10 +59,11 @@ def theta_names(result: Any) -> list[str]:
 
 
 def _control(result: Any, name: str) -> OptimizerControl:
+    # each named optimizer itself: no switch to the gradient-based fit (OptimizerControl.gradient)
     base = getattr(result.options, "control", None)
     if isinstance(base, OptimizerControl):
-        return dataclasses.replace(base, optimizer=name)
-    return OptimizerControl(optimizer=name)
+        return dataclasses.replace(base, optimizer=name, gradient=False)
+    return OptimizerControl(optimizer=name, gradient=False)
 
 
 def allfit(
