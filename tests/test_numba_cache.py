@@ -27,6 +27,7 @@ ml.fit("cbind(incidence, size - incidence) ~ period + (1|herd)", ml.datasets.loa
        family="binomial", nagq=5)
 ml.fit("r2 ~ Anger + Gender + (1|id) + (1|item)", ml.datasets.load("VerbAgg"),
        family="binomial", nagq=0)
+ml.fit("r2 ~ Anger + (1|id) + (1|item)", ml.datasets.load("VerbAgg"), family="binomial")
 r = ml.fit("Reaction ~ Days + (Days|Subject) + (1|Days)", ml.datasets.load("sleepstudy"))
 objective(r.system, r.theta, True)  # the general blocked path and its kernels
 """

@@ -78,7 +78,6 @@ def check_convergence(
     tol: float = GRAD_TOL,
     scale: FloatArray | None = None,
     fun_grad: Callable[[FloatArray], tuple[float, FloatArray]] | None = None,
-    central: bool = False,
 ) -> ConvergenceCheck:
     """Check the gradient and Hessian of ``fun`` at the optimum ``x``.
 
@@ -98,8 +97,9 @@ def check_convergence(
     fun_grad
         The objective with its exact gradient, where there is one: the gradient is then exact
         and the Hessian its forward difference (one evaluation per free parameter instead of
-        the objective's 2n² + 1), or its central difference with ``central`` (two per free
-        parameter; for a Hessian that standard errors are read from).
+        the objective's 2n² + 1). On VerbAgg the standard errors from it differ from those of
+        the gradient's central difference by 2.4e-6 (relative), and from those of the
+        objective's finite differences by 7e-5.
 
     Returns
     -------
@@ -127,7 +127,7 @@ def check_convergence(
             g = gradient(sub, x[idx], rel=1e-4, floor=1.0 / di)
             h = hessian(sub, x[idx], floor=1e-2 / di)
         else:
-            g, h = _exact_gradient_hessian(fun_grad, x, idx, di, central)
+            g, h = _exact_gradient_hessian(fun_grad, x, idx, di)
     gs, hs = g / di, h / np.outer(di, di)
     if not (np.all(np.isfinite(gs)) and np.all(np.isfinite(hs))):
         what = "gradient" if not np.all(np.isfinite(gs)) else "Hessian"
@@ -181,24 +181,16 @@ def _exact_gradient_hessian(
     x: FloatArray,
     idx: NDArray[np.intp],
     di: FloatArray,
-    central: bool = False,
 ) -> tuple[FloatArray, FloatArray]:
-    """The exact gradient over the free parameters, and the Hessian as its forward (or
-    central) difference, steps 1e-4 on the scale of x ∘ d, symmetrized."""
+    """The exact gradient over the free parameters, and the Hessian as its forward difference
+    (steps 1e-4 on the scale of x ∘ d, symmetrized)."""
     g_full = np.asarray(fun_grad(x)[1], dtype=float)
     h_steps = steps(x[idx], 1e-4, floor=1.0 / di)
     h = np.empty((idx.size, idx.size))
-
-    def grad_at(i: int, step: float) -> FloatArray:
+    for a, (i, step) in enumerate(zip(idx, h_steps, strict=True)):
         shifted = x.copy()
         shifted[i] += step
-        return np.asarray(fun_grad(shifted)[1], dtype=float)[idx]
-
-    for a, (i, step) in enumerate(zip(idx, h_steps, strict=True)):
-        if central:
-            h[a] = (grad_at(i, step) - grad_at(i, -step)) / (2.0 * step)
-        else:
-            h[a] = (grad_at(i, step) - g_full[idx]) / step
+        h[a] = (np.asarray(fun_grad(shifted)[1], dtype=float)[idx] - g_full[idx]) / step
     return g_full[idx], 0.5 * (h + h.T)
 
 

@@ -22,8 +22,9 @@ from multilevel.threads import blas_threads
 FloatArray = NDArray[np.float64]
 
 #: Stopping tolerances of L-BFGS-B: relative reduction of f, and the projected gradient on the
-#: scaled parameters.
-FTOL = 1e-15
+#: scaled parameters. (On VerbAgg, ftol 1e-13 against 1e-15 saves a quarter of the evaluations
+#: and moves the objective by 1e-14 relative, the fixed effects by 2e-6.)
+FTOL = 1e-13
 GTOL = 1e-7
 
 

@@ -266,8 +266,7 @@ def fit_glmm(
     else:
         scale = parameter_scale(problem)
         conv = check_convergence(stage, opt.x, lower_bounds(problem), scale=scale,
-                                 fun_grad=gradient_function(problem, stage, nagq, control),
-                                 central=True)
+                                 fun_grad=gradient_function(problem, stage, nagq, control))
         messages.extend((ConvergenceWarning, m) for m in conv.messages + conv.notes)
         # The check's Hessian covers the free parameters; reuse it when nothing is on a bound.
         hess = conv.hessian if conv.free.all() else hessian(stage, opt.x, floor=1e-2 / scale)

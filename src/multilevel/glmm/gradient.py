@@ -20,6 +20,8 @@ derivative at θⱼ = 0 is 0.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 from scipy.linalg import solve_triangular
@@ -33,6 +35,12 @@ FloatArray = NDArray[np.float64]
 #: formed (S⁻¹L₂₁ costs m² n₁ flops).
 MAX_LATER = 300
 MAX_CROSS = 4_000_000
+
+
+def _kernels() -> Any:
+    from multilevel.glmm import gradient_kernels
+
+    return gradient_kernels
 
 
 def has_gradient(problem: GLMMProblem) -> bool:
@@ -115,34 +123,25 @@ def laplace_gradient(
         c = np.zeros((0, n1))
         first_diag = 1.0 / (d * d)
         later_diag = np.zeros(0)
-    # leverages h_i = Σ_jl t_ij t_il (M⁻¹)[g_j(i), g_l(i)]
-    h = tz[0] ** 2 * first_diag[idx[0]]
+    # leverages h_i = Σ_jl t_ij t_il (M⁻¹)[g_j(i), g_l(i)], s = w' ∘ h and v = ΛZᵀs
+    gl = np.empty((k, mu.shape[0]), dtype=np.intp)
+    gl[0] = idx[0]
     for j in range(1, k):
-        gj = starts[j - 1] + idx[j]
-        # (M⁻¹)[later, first] = -(S⁻¹L₂₁)[k, g] / d_g
-        h -= 2.0 * tz[0] * tz[j] * sc[gj, idx[0]] / d[idx[0]]
-        h += tz[j] ** 2 * later_diag[gj]
-        for l_ in range(1, j):
-            h += 2.0 * tz[j] * tz[l_] * sinv[gj, starts[l_ - 1] + idx[l_]]
-    s = dw * h
+        gl[j] = n1 + starts[j - 1] + idx[j]
+    tzs = np.ascontiguousarray(np.vstack(tz))
+    s, v = _kernels().leverage_pass(tzs, gl, first_diag, d, sc, sinv, dw, n1)
     # a = M⁻¹ ΛZᵀ s through L = [[D, 0], [L₂₁, L₂₂]]
-    v1 = np.bincount(idx[0], weights=tz[0] * s, minlength=n1)
-    y1 = v1 / d
+    y1 = v[:n1] / d
     if m:
-        v2 = np.concatenate(
-            [np.bincount(idx[j], weights=tz[j] * s, minlength=terms[j].nlevels)
-             for j in range(1, k)]
-        )
-        y2 = solve_triangular(l22, v2 - c @ y1, lower=True)
+        y2 = solve_triangular(l22, v[n1:] - c @ y1, lower=True)
         a2 = solve_triangular(l22, y2, lower=True, trans="T")
         a1 = (y1 - c.T @ a2) / d
     else:
         a2 = np.zeros(0)
         a1 = y1 / d
-    za = tz[0] * a1[idx[0]]
-    for j in range(1, k):
-        za += tz[j] * a2[starts[j - 1] + idx[j]]
-    common = -2.0 * r + s - w * za
+    zs = np.ascontiguousarray(np.vstack([t.z[:, 0] for t in terms]))
+    common, eu = _kernels().common_pass(tzs, zs, gl, np.concatenate([a1, a2]),
+                                        np.asarray(state.u, dtype=float), r, w, s)
     grad_beta = problem.X.T @ common
     # θ: ∂η/∂θ_j = z_j ∘ û_j[g_j]; explicit Λ part of log|M|; the modes' Eⱼû/θⱼ
     grad_theta = np.zeros(k)
@@ -155,9 +154,8 @@ def laplace_gradient(
         th = theta[j]
         if th <= 0.0:
             continue
-        e = term.z[:, 0] * u_parts[j][idx[j]]
         grad_theta[j] = (
-            float(e @ common)
+            float(eu[j])
             + 2.0 / th * (term.nlevels - traces[j])
             + float(a_parts[j] @ u_parts[j]) / th
         )
