@@ -27,13 +27,16 @@ FloatArray = NDArray[np.float64]
 MAX_WORK = 4_000_000
 
 
-@lru_cache(maxsize=1)
-def _kernel() -> Callable[..., Any] | None:
+@lru_cache(maxsize=8)
+def compiled_kernel(name: str) -> Callable[..., Any] | None:
+    """A kernel of :mod:`multilevel.lmm.compiled_kernels` by name, imported on first use (None
+    without numba), so that importing the package does not import numba."""
     try:
         from multilevel.lmm import compiled_kernels
     except ImportError:  # pragma: no cover
         return None
-    return compiled_kernels.single_term
+    kernel: Callable[..., Any] = getattr(compiled_kernels, name)
+    return kernel
 
 
 def single_term_objective(
@@ -46,7 +49,7 @@ def single_term_objective(
     m = system.xyxy.shape[0]
     if term.nlevels * term.q * m * m > MAX_WORK:
         return None
-    kernel = _kernel()
+    kernel = compiled_kernel("single_term")
     if kernel is None:  # pragma: no cover
         return None
     layout = system.layout
@@ -75,4 +78,4 @@ def single_term_objective(
     return fun
 
 
-__all__ = ["MAX_WORK", "single_term_objective"]
+__all__ = ["MAX_WORK", "compiled_kernel", "single_term_objective"]

@@ -22,8 +22,7 @@ def single_term(a11, theta, rows, cols, xyz0, xyxy, nobs, reml, log_weights):
     m = xyxy.shape[0]
     p = m - 1
     xx = xyxy.copy()
-    mm = np.empty((q, q))
-    low = np.zeros((q, q))
+    low = np.empty((q, q))
     b = np.empty((m, q))
     lx = np.empty((m, q))
     ld = 0.0
@@ -36,21 +35,11 @@ def single_term(a11, theta, rows, cols, xyz0, xyxy, nobs, reml, log_weights):
                     if lk != 0.0:
                         for l in range(q):
                             acc += lk * a11[g, k, l] * lam[l, j]
-                mm[i, j] = acc + (1.0 if i == j else 0.0)
-        for j in range(q):
-            s = mm[j, j]
-            for k in range(j):
-                s -= low[j, k] * low[j, k]
-            if not s > 0.0:
-                return np.inf
-            d = math.sqrt(s)
-            low[j, j] = d
-            ld += 2.0 * math.log(d)
-            for i in range(j + 1, q):
-                s = mm[i, j]
-                for k in range(j):
-                    s -= low[i, k] * low[j, k]
-                low[i, j] = s / d
+                low[i, j] = acc + (1.0 if i == j else 0.0)
+        ldg = chol_lower(low, q)  # the level's factor, in place (lower triangle)
+        if np.isnan(ldg):
+            return np.inf
+        ld += ldg
         # rows of [X y] for this level: (xyz0_g Λ) L_g⁻ᵀ
         for r in range(m):
             for j in range(q):
@@ -69,27 +58,13 @@ def single_term(a11, theta, rows, cols, xyz0, xyxy, nobs, reml, log_weights):
                 for j in range(q):
                     acc += lx[r, j] * lx[c, j]
                 xx[r, c] -= acc
-    # Cholesky of the [X y] block (lower triangle).
-    lxx = np.zeros((m, m))
-    ldx = 0.0
-    r2 = 0.0
-    for j in range(m):
-        s = xx[j, j]
-        for k in range(j):
-            s -= lxx[j, k] * lxx[j, k]
-        if j == p:
-            r2 = max(s, 0.0)
-            break
-        if not s > 0.0:
-            return np.inf
-        d = math.sqrt(s)
-        lxx[j, j] = d
-        ldx += 2.0 * math.log(d)
-        for i in range(j + 1, m):
-            s = xx[i, j]
-            for k in range(j):
-                s -= lxx[i, k] * lxx[j, k]
-            lxx[i, j] = s / d
+    # Cholesky of the [X y] block; the response's pivot is r (0 for a perfect fit)
+    ldx = chol_lower(xx, p)
+    if np.isnan(ldx):
+        return np.inf
+    r2 = xx[p, p]
+    for k in range(p):
+        r2 -= xx[p, k] * xx[p, k]
     if r2 <= 0.0:
         return -np.inf
     ld -= log_weights

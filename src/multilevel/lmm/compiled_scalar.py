@@ -18,12 +18,11 @@ factorization in one numba function. The result equals
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from multilevel.lmm.compiled import compiled_kernel
 from multilevel.lmm.system import PLSSystem
 
 FloatArray = NDArray[np.float64]
@@ -33,15 +32,6 @@ IntArray = NDArray[np.intp]
 MAX_LATER = 100
 #: Largest arithmetic per evaluation (first-term levels × (p + 1)², and the downdate's pairs).
 MAX_WORK = 4_000_000
-
-
-@lru_cache(maxsize=1)
-def _kernel() -> Callable[..., Any] | None:
-    try:
-        from multilevel.lmm import compiled_kernels
-    except ImportError:  # pragma: no cover
-        return None
-    return compiled_kernels.scalar_terms
 
 
 def scalar_terms_objective(
@@ -77,7 +67,7 @@ def scalar_terms_objective(
     counts = np.bincount(pcol, minlength=n1)
     if int(np.sum(counts * (counts + 1) // 2)) > MAX_WORK:
         return None
-    kernel = _kernel()
+    kernel = compiled_kernel("scalar_terms")
     if kernel is None:  # pragma: no cover
         return None
     colptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.intp)

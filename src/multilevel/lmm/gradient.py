@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 from scipy.linalg import solve_triangular
 from scipy.linalg.lapack import dpotri
 
+from multilevel.lmm.compiled import compiled_kernel
 from multilevel.lmm.factor import BlockedFactor, NotPositiveDefinite, update_factor
 from multilevel.lmm.objective import criterion, estimates
 from multilevel.lmm.system import PLSSystem
@@ -75,9 +76,8 @@ def _first_norms(l21: sp.csr_matrix, sinv: FloatArray) -> FloatArray:
     """‖L₂₂⁻¹ L₂₁ e_g‖² = l_gᵀ S⁻¹ l_g for every first-term level g."""
     csc = sp.csc_matrix(l21)
     csc.sort_indices()
-    try:
-        from multilevel.lmm.compiled_kernels import first_inverse_diag
-    except ImportError:  # pragma: no cover
+    first_inverse_diag = compiled_kernel("first_inverse_diag")
+    if first_inverse_diag is None:  # pragma: no cover
         full = np.tril(sinv) + np.tril(sinv, -1).T
         return np.asarray((csc.multiply(full @ csc)).sum(axis=0)).ravel()
     return np.asarray(
