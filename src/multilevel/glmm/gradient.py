@@ -60,6 +60,24 @@ def has_gradient(problem: GLMMProblem) -> bool:
     return later <= MAX_LATER and later * terms[0].nlevels <= MAX_CROSS
 
 
+def _index(problem: GLMMProblem) -> tuple[FloatArray, NDArray[np.intp]]:
+    """The terms' Z columns (K × n) and every observation's random effect in every term,
+    numbered over all terms (first term 0..n₁-1, later terms from n₁ on); computed once per
+    problem and kept with it."""
+    cached = problem.__dict__.get("_gradient_index")
+    if cached is None:
+        terms = problem.terms
+        zs = np.ascontiguousarray(np.vstack([t.z[:, 0] for t in terms]))
+        gl = np.empty(zs.shape, dtype=np.intp)
+        offset = 0
+        for j, t in enumerate(terms):
+            gl[j] = offset + t.index
+            offset += t.nlevels
+        cached = (zs, gl)
+        problem.__dict__["_gradient_index"] = cached
+    return cached
+
+
 def laplace_gradient(
     problem: GLMMProblem, state: PirlsState, theta: FloatArray
 ) -> FloatArray:
@@ -97,9 +115,8 @@ def laplace_gradient(
     sizes = [t.nlevels for t in terms[1:]]
     starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
     m = int(starts[-1])
-    # t_ij = θ_j z_ij and the level of every observation in every term
-    tz = [t.z[:, 0] * theta[j] for j, t in enumerate(terms)]
-    idx = [t.index for t in terms]
+    zs, gl = _index(problem)
+    tzs = zs * theta[:, None]  # t_ij = θ_j z_ij
     # diagonal of M⁻¹ over the first term; S⁻¹ and S⁻¹L₂₁ for the later terms
     if m:
         l22 = np.zeros((m, m))
@@ -124,22 +141,16 @@ def laplace_gradient(
         first_diag = 1.0 / (d * d)
         later_diag = np.zeros(0)
     # leverages h_i = Σ_jl t_ij t_il (M⁻¹)[g_j(i), g_l(i)], s = w' ∘ h and v = ΛZᵀs
-    gl = np.empty((k, mu.shape[0]), dtype=np.intp)
-    gl[0] = idx[0]
-    for j in range(1, k):
-        gl[j] = n1 + starts[j - 1] + idx[j]
-    tzs = np.ascontiguousarray(np.vstack(tz))
     s, v = _kernels().leverage_pass(tzs, gl, first_diag, d, sc, sinv, dw, n1)
     # a = M⁻¹ ΛZᵀ s through L = [[D, 0], [L₂₁, L₂₂]]
     y1 = v[:n1] / d
     if m:
-        y2 = solve_triangular(l22, v[n1:] - c @ y1, lower=True)
-        a2 = solve_triangular(l22, y2, lower=True, trans="T")
+        y2 = solve_triangular(l22, v[n1:] - c @ y1, lower=True, check_finite=False)
+        a2 = solve_triangular(l22, y2, lower=True, trans="T", check_finite=False)
         a1 = (y1 - c.T @ a2) / d
     else:
         a2 = np.zeros(0)
         a1 = y1 / d
-    zs = np.ascontiguousarray(np.vstack([t.z[:, 0] for t in terms]))
     common, eu = _kernels().common_pass(tzs, zs, gl, np.concatenate([a1, a2]),
                                         np.asarray(state.u, dtype=float), r, w, s)
     grad_beta = problem.X.T @ common
