@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from multilevel.lmm import PLSSystem, estimates, make_objective, update_factor
-from multilevel.optimize import OptimizerControl, minimize
+from multilevel.optimize import OptimizerControl, minimize, theta_scale
 from multilevel.threads import blas_threads
 
 FloatArray = NDArray[np.float64]
@@ -110,8 +110,12 @@ def refit(
     ctrl = control or result.options.control
     theta0 = np.asarray(result.theta if start is None else start, dtype=float)
     lower = system.layout.lower_bounds()
+    # on the scale of the Z columns, as the fit optimizes (a quarter fewer evaluations than
+    # on raw θ for sleepstudy bootstrap refits)
+    scale = theta_scale([t.z for t in system.terms])
     with blas_threads():  # small factors: BLAS threads only add their wake-up time
-        opt = minimize(make_objective(system, reml), np.maximum(theta0, lower), lower, ctrl)
+        opt = minimize(make_objective(system, reml), np.maximum(theta0, lower), lower, ctrl,
+                       scale=scale)
         est = estimates(system, update_factor(system, opt.x), reml)
     return dataclasses.replace(
         result,

@@ -114,7 +114,8 @@ def estimates(system: PLSSystem, factor: BlockedFactor, reml: bool) -> Estimates
     p = system.nfixed
     lxx = factor.l_xx
     rx = lxx[:p, :p]
-    beta = sla.solve_triangular(rx.T, lxx[p, :p], lower=False) if p else np.zeros(0)
+    beta = (sla.solve_triangular(rx.T, lxx[p, :p], lower=False, check_finite=False) if p
+            else np.zeros(0))
     nterms = len(system.terms)
     u: list[FloatArray | None] = [None] * nterms
     for k in range(nterms - 1, -1, -1):
@@ -136,7 +137,8 @@ def estimates(system: PLSSystem, factor: BlockedFactor, reml: bool) -> Estimates
                 u0 = np.linalg.solve(lt, r[:, :, None])[:, :, 0].ravel()
                 u[0] = np.asarray(u0, dtype=np.float64)
         else:
-            uk = sla.solve_triangular(factor.l_dense[(k, k)].T, rhs, lower=False)
+            uk = sla.solve_triangular(factor.l_dense[(k, k)].T, rhs, lower=False,
+                                      check_finite=False)
             u[k] = np.asarray(uk, dtype=np.float64)
     us: list[FloatArray] = []
     bs: list[FloatArray] = []
@@ -149,7 +151,8 @@ def estimates(system: PLSSystem, factor: BlockedFactor, reml: bool) -> Estimates
     n = system.nobs
     dof = n - p if reml else n
     sigma = math.sqrt(factor.pwrss / dof)
-    rinv = sla.solve_triangular(rx, np.eye(p), lower=True) if p else np.zeros((0, 0))
+    rinv = (sla.solve_triangular(rx, np.eye(p), lower=True, check_finite=False) if p
+            else np.zeros((0, 0)))
     return Estimates(
         beta=beta,
         u=tuple(us),

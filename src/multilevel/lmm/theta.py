@@ -46,7 +46,7 @@ class ThetaLayout:
         """lme4's bounds: 0 for diagonal elements of Λ, -inf elsewhere."""
         out = []
         for q in self.sizes:
-            rows, cols = _tril_indices_colmajor(q)
+            rows, cols = tril_indices_colmajor(q)
             out.append(np.where(rows == cols, 0.0, -np.inf))
         return np.concatenate(out) if out else np.zeros(0)
 
@@ -54,7 +54,7 @@ class ThetaLayout:
         """lme4's starting value: Λ = I for every term."""
         out = []
         for q in self.sizes:
-            rows, cols = _tril_indices_colmajor(q)
+            rows, cols = tril_indices_colmajor(q)
             out.append((rows == cols).astype(float))
         return np.concatenate(out) if out else np.zeros(0)
 
@@ -67,14 +67,14 @@ class ThetaLayout:
         mats = []
         for q, off in zip(self.sizes, self.offsets, strict=True):
             lam = np.zeros((q, q))
-            rows, cols = _tril_indices_colmajor(q)
+            rows, cols = tril_indices_colmajor(q)
             lam[rows, cols] = theta[off : off + q * (q + 1) // 2]
             mats.append(lam)
         return mats
 
 
 @lru_cache(maxsize=64)
-def _tril_indices_colmajor(q: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+def tril_indices_colmajor(q: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """Row and column indices of a q × q lower triangle, column by column (lme4's order)."""
     cols, rows = np.triu_indices(q)
     return rows, cols
