@@ -58,14 +58,20 @@ def single_term(a11, theta, rows, cols, xyz0, xyxy, nobs, reml, log_weights):
                 for j in range(q):
                     acc += lx[r, j] * lx[c, j]
                 xx[r, c] -= acc
-    # Cholesky of the [X y] block; the response's pivot is r (0 for a perfect fit)
+    return xy_criterion(xx, p, ld, log_weights, nobs, reml)
+
+
+@numba.njit(cache=True, nogil=True)
+def xy_criterion(xx, p, ld, log_weights, nobs, reml):
+    """The criterion from the [X y] block's Schur complement ``xx`` (factored in place) and
+    log|L_θ|² ``ld``; the response's pivot is r, which may be 0 for a perfect fit (-inf)."""
     ldx = chol_lower(xx, p)
     if np.isnan(ldx):
         return np.inf
     r2 = xx[p, p]
     for k in range(p):
         r2 -= xx[p, k] * xx[p, k]
-    if r2 <= 0.0:
+    if not r2 > 0.0:
         return -np.inf
     ld -= log_weights
     if reml:
@@ -160,20 +166,7 @@ def scalar_terms(theta, a11, colptr, prow, pval, a22, later_term, xy1, xy2, xyxy
             for i in range(m):
                 acc += lx2[a, i] * lx2[b, i]
             xx[a, b] -= acc
-    # Cholesky of the [X y] block; the response's pivot is r (may be 0 for a perfect fit).
-    ldx = chol_lower(xx, p)
-    if np.isnan(ldx):
-        return np.inf
-    r2 = xx[p, p]
-    for k in range(p):
-        r2 -= xx[p, k] * xx[p, k]
-    if not r2 > 0.0:
-        return -np.inf
-    ld -= log_weights
-    if reml:
-        nmp = nobs - p
-        return ld + ldx + nmp * (1.0 + math.log(2.0 * math.pi * r2 / nmp))
-    return ld + nobs * (1.0 + math.log(2.0 * math.pi * r2 / nobs))
+    return xy_criterion(xx, p, ld, log_weights, nobs, reml)
 
 
 
@@ -198,4 +191,4 @@ def first_inverse_diag(colptr, rows, vals, sinv):
         out[g] = acc
     return out
 
-__all__ = ["chol_lower", "first_inverse_diag", "scalar_terms", "single_term"]
+__all__ = ["chol_lower", "first_inverse_diag", "scalar_terms", "single_term", "xy_criterion"]
