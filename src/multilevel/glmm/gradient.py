@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from scipy.linalg import solve_triangular
-from scipy.linalg.lapack import dpotri
 
 from multilevel.glmm.pirls import GLMMProblem, PirlsState
 
@@ -119,14 +118,12 @@ def laplace_gradient(
     tzs = zs * theta[:, None]  # t_ij = θ_j z_ij
     # diagonal of M⁻¹ over the first term; S⁻¹ and S⁻¹L₂₁ for the later terms
     if m:
-        l22 = np.zeros((m, m))
-        for (j, i), block in factor.l_dense.items():
-            l22[starts[j - 1] : starts[j], starts[i - 1] : starts[i]] = block
-        sinv_t, info = dpotri(l22.T, lower=0)
-        if info != 0:
+        l22 = factor.later_dense()
+        inverse = factor.later_inverse(l22)
+        if inverse is None:
             return np.full(k + problem.X.shape[1], np.nan)
-        sinv = np.tril(np.asarray(sinv_t).T)
-        sinv = sinv + np.tril(sinv, -1).T
+        low = np.tril(inverse)
+        sinv = low + np.tril(low, -1).T  # S⁻¹, both triangles (the kernels read either)
         c = np.zeros((m, n1))  # L₂₁, dense (m × n₁ is bounded by MAX_CROSS)
         for j, lower_block in enumerate(factor.l_blocks):
             pat = lower_block.pattern

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 from numpy.typing import NDArray
-from scipy.linalg.lapack import dpotrf, dtrtrs
+from scipy.linalg.lapack import dpotrf, dpotri, dtrtrs
 
 from multilevel.linalg import kernels
 from multilevel.linalg.blocksparse import BlockSparse
@@ -89,6 +89,26 @@ class BlockedFactor:
     def logdet_rx(self) -> float:
         """log |R_X|² of the fixed-effects block (for REML)."""
         return 2.0 * float(np.log(self.l_xx.diagonal()[:-1]).sum())
+
+    def later_dense(self) -> FloatArray:
+        """L₂₂: the blocks of the later terms (2 ≤ i ≤ j) as one dense lower-triangular matrix."""
+        sizes = [self.l_dense[(j, j)].shape[0] for j in range(1, len(self.lambdas))]
+        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
+        out = np.zeros((int(starts[-1]), int(starts[-1])))
+        for (j, i), block in self.l_dense.items():
+            out[starts[j - 1] : starts[j], starts[i - 1] : starts[i]] = block
+        return out
+
+    def later_inverse(self, l22: FloatArray | None = None) -> FloatArray | None:
+        """S⁻¹ = (L₂₂L₂₂ᵀ)⁻¹ over the later terms' random effects, in the lower triangle of the
+        result (its upper triangle is not set); None when L₂₂ is singular. ``l22`` is
+        :meth:`later_dense` if already formed (it is not modified)."""
+        l22 = self.later_dense() if l22 is None else l22
+        # the transpose of C-ordered L₂₂ is the Fortran-ordered upper factor LAPACK reads
+        inv_t, info = dpotri(l22.T, lower=0)
+        if info != 0:
+            return None
+        return np.asarray(inv_t, dtype=np.float64).T
 
 
 def _chol_lower(a: FloatArray) -> FloatArray:

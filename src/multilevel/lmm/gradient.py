@@ -26,7 +26,6 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.linalg import solve_triangular
-from scipy.linalg.lapack import dpotri
 
 from multilevel.lmm.compiled import compiled_kernel
 from multilevel.lmm.factor import BlockedFactor, NotPositiveDefinite, update_factor
@@ -56,17 +55,7 @@ def use_gradient(system: PLSSystem) -> bool:
     return later > MAX_LATER and sum(t.size for t in system.terms) > MAX_RANDOM
 
 
-def _later_factor(factor: BlockedFactor, sizes: list[int]) -> FloatArray:
-    """L₂₂ over all later terms as one dense lower-triangular matrix."""
-    m = sum(sizes)
-    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
-    out = np.zeros((m, m))
-    for (j, i), block in factor.l_dense.items():
-        out[starts[j - 1] : starts[j], starts[i - 1] : starts[i]] = block
-    return out
-
-
-def _l21(factor: BlockedFactor, sizes: list[int], n1: int) -> sp.csr_matrix:
+def _l21(factor: BlockedFactor, n1: int) -> sp.csr_matrix:
     """L₂₁ over all later terms as one (m × n₁) sparse matrix."""
     mats = [b.csr for b in factor.l_blocks]
     return sp.csr_matrix(sp.vstack(mats)) if mats else sp.csr_matrix((0, n1))
@@ -122,15 +111,13 @@ def value_and_gradient(
     sizes = [t.nlevels for t in terms[1:]]
     p = system.nfixed
     # diagonal of M⁻¹: later block from L₂₂⁻¹, first block from L₂₂⁻¹ L₂₁ L₁₁⁻¹
-    l22 = _later_factor(factor, sizes)
-    # S⁻¹ = (L₂₂L₂₂ᵀ)⁻¹ from the factor (lower triangle), C-ordered as its transpose's upper
-    sinv_t, info = dpotri(l22.T, lower=0)
-    if info != 0:
+    l22 = factor.later_dense()
+    sinv = factor.later_inverse(l22)
+    if sinv is None:
         return value, np.full(k, np.nan)
-    sinv = np.asarray(sinv_t).T
     later_diag = np.diagonal(sinv).copy()
     l11 = factor.l11[:, 0, 0]
-    l21 = _l21(factor, sizes, n1)
+    l21 = _l21(factor, n1)
     first_diag = (1.0 + _first_norms(l21, sinv)) / (l11 * l11)
     traces = [float(first_diag.sum())]
     starts = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
