@@ -34,7 +34,7 @@ from multilevel.lmm import (
 )
 from multilevel.lmm.gradient import use_gradient, value_and_gradient
 from multilevel.optimize import OptimizerControl, minimize, optimizer_control, theta_scale
-from multilevel.optimize_gradient import minimize_gradient
+from multilevel.optimize_gradient import minimize_gradient, remember_last
 from multilevel.result import FitOptions, LMMResult, is_singular
 from multilevel.threads import blas_threads
 
@@ -307,16 +307,7 @@ def finish_lmm(
     ctrl = options.control
     fun_grad = None
     if ctrl.gradient and ctrl.optimizer == "bobyqa" and use_gradient(system):
-        last: dict[bytes, tuple[float, FloatArray]] = {}
-
-        def fun_grad(theta: FloatArray) -> tuple[float, FloatArray]:
-            # the convergence check asks again for the optimizer's last point: keep it
-            key = np.asarray(theta, dtype=float).tobytes()
-            if key not in last:
-                last.clear()
-                last[key] = value_and_gradient(system, theta, reml)
-            return last[key]
-
+        fun_grad = remember_last(lambda theta: value_and_gradient(system, theta, reml))
         opt = minimize_gradient(fun_grad, system.layout.start() / scale, lower, ctrl, scale)
         if not opt.converged:  # BOBYQA takes over from L-BFGS-B's point
             polish = minimize(fun, opt.x, lower, ctrl, scale=scale)

@@ -28,6 +28,26 @@ FTOL = 1e-13
 GTOL = 1e-7
 
 
+def remember_last(
+    fun_grad: Callable[[FloatArray], tuple[float, FloatArray]],
+) -> Callable[[FloatArray], tuple[float, FloatArray]]:
+    """``fun_grad`` remembering its last finite evaluation: the convergence check asks again
+    for the optimizer's last point, which then costs nothing."""
+    last: dict[bytes, tuple[float, FloatArray]] = {}
+
+    def remembered(x: FloatArray) -> tuple[float, FloatArray]:
+        key = np.asarray(x, dtype=float).tobytes()
+        if key in last:
+            return last[key]
+        out = fun_grad(x)
+        if math.isfinite(out[0]):
+            last.clear()
+            last[key] = out
+        return out
+
+    return remembered
+
+
 def minimize_gradient(
     fun_grad: Callable[[FloatArray], tuple[float, FloatArray]],
     x0: FloatArray,
@@ -95,4 +115,4 @@ def minimize_gradient(
     )
 
 
-__all__ = ["FTOL", "GTOL", "minimize_gradient"]
+__all__ = ["FTOL", "GTOL", "minimize_gradient", "remember_last"]

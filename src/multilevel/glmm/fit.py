@@ -28,7 +28,7 @@ from multilevel.errors import (
     SingularFitWarning,
 )
 from multilevel.glmm.family import Family, get_family
-from multilevel.glmm.gradient import has_gradient, laplace_gradient
+from multilevel.glmm.gradient import has_gradient
 from multilevel.glmm.objective import GLMMObjective
 from multilevel.glmm.pirls import GLMMProblem, PirlsState, pirls, random_part
 from multilevel.glmm.response import glmm_response
@@ -167,25 +167,7 @@ def gradient_function(
         return None
     if not has_gradient(problem):
         return None
-    k = problem.layout.length
-    last: dict[bytes, tuple[float, FloatArray]] = {}
-
-    def fun_grad(params: FloatArray) -> tuple[float, FloatArray]:
-        key = np.asarray(params, dtype=float).tobytes()
-        if key in last:
-            return last[key]
-        try:
-            st = stage.state(params)
-        except (ArithmeticError, np.linalg.LinAlgError, ValueError):
-            return np.inf, np.zeros(len(params))
-        if not st.converged:
-            return np.inf, np.zeros(len(params))
-        out = (st.laplace, laplace_gradient(problem, st, np.asarray(params)[:k]))
-        last.clear()
-        last[key] = out
-        return out
-
-    return fun_grad
+    return stage.value_and_gradient
 
 
 def _problem(

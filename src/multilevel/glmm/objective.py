@@ -13,8 +13,10 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import logsumexp
 
+from multilevel.glmm.gradient import laplace_gradient
 from multilevel.glmm.laplace_compiled import ScalarObjective, hermite_rule
 from multilevel.glmm.pirls import GLMMProblem, PirlsState, pirls
+from multilevel.optimize_gradient import remember_last
 
 FloatArray = NDArray[np.float64]
 
@@ -72,6 +74,19 @@ class GLMMObjective:
         self._beta: FloatArray | None = None
         self.last: PirlsState | None = None
         self._compiled = ScalarObjective.build(problem)
+        self.value_and_gradient = remember_last(self._value_and_gradient)
+
+    def _value_and_gradient(self, params: FloatArray) -> tuple[float, FloatArray]:
+        """The Laplace objective and its exact gradient (models of
+        :func:`multilevel.glmm.gradient.has_gradient`); ``inf`` where PIRLS fails."""
+        params = np.asarray(params, dtype=float)
+        try:
+            st = self.state(params)
+        except (ArithmeticError, np.linalg.LinAlgError, ValueError):
+            return np.inf, np.zeros(len(params))
+        if not st.converged:
+            return np.inf, np.zeros(len(params))
+        return st.laplace, laplace_gradient(self.problem, st, params[: self.ntheta])
 
     def state(self, params: FloatArray) -> PirlsState:
         """The PIRLS state at the parameters (also :attr:`last`; calls do not set it)."""
