@@ -101,6 +101,17 @@ def deviance(y, wt, eta_fixed, zl, index, u, code, eta, mu):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
+def factor_diagonal(eta, mu, wt, zl, index, nlev, code):
+    """L(θ) of one scalar term at the weights of η and μ: sqrt(1 + Σ w (zλ)²) per level."""
+    m = np.ones(nlev)
+    for i in range(eta.shape[0]):
+        me = mu_eta(eta[i], mu[i], code)
+        w = wt[i] * me * me / variance(mu[i], code)
+        m[index[i]] += w * zl[i] * zl[i]
+    return np.sqrt(m)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def pirls_scalar(y, wt, eta_fixed, zl, index, nlev, u0, code, tol, utol, maxiter):
     """PIRLS over u with β fixed (η = eta_fixed + zλ u), the rules of the general path:
     u, η, μ, iterations, converged and the diagonal of L(θ) per level."""
@@ -154,13 +165,7 @@ def pirls_scalar(y, wt, eta_fixed, zl, index, nlev, u0, code, tol, utol, maxiter
         if change < tol * (0.1 + abs(pdev)) and moved < utol:
             converged = True
             break
-    # L(θ) at the converged weights: the diagonal sqrt(1 + Σ w (zλ)²) per level.
-    m[:] = 1.0
-    for i in range(n):
-        me = mu_eta(eta[i], mu[i], code)
-        w = wt[i] * me * me / variance(mu[i], code)
-        m[index[i]] += w * zl[i] * zl[i]
-    return u, eta, mu, iteration, converged, np.sqrt(m)
+    return u, eta, mu, iteration, converged, factor_diagonal(eta, mu, wt, zl, index, nlev, code)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -467,12 +472,7 @@ def pirls_joint(X, offset, z, lam, index, nlev, u0, b0, eta_start, glm_start, y,
         if change < tol * (0.1 + abs(pdev)) and moved < utol:
             converged = True
             break
-    m[:] = 1.0  # L(θ) at the converged weights
-    for i in range(n):
-        me = mu_eta(eta[i], mu[i], code)
-        w = wt[i] * me * me / variance(mu[i], code)
-        m[index[i]] += w * zl[i] * zl[i]
-    return u, b, mu, converged, solved, np.sqrt(m)
+    return u, b, mu, converged, solved, factor_diagonal(eta, mu, wt, zl, index, nlev, code)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
