@@ -20,11 +20,11 @@ derivative at θⱼ = 0 is 0.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.linalg import solve_triangular
 
 from multilevel.glmm.pirls import GLMMProblem, PirlsState
 
@@ -59,10 +59,19 @@ def has_gradient(problem: GLMMProblem) -> bool:
     return later <= MAX_LATER and later * terms[0].nlevels <= MAX_CROSS
 
 
-def _index(problem: GLMMProblem) -> tuple[FloatArray, NDArray[np.intp]]:
-    """The terms' Z columns (K × n) and every observation's random effect in every term,
-    numbered over all terms (first term 0..n₁-1, later terms from n₁ on); computed once per
-    problem and kept with it."""
+@dataclass(frozen=True)
+class _Index:
+    """Per-problem arrays of the gradient kernel, computed once and kept with the problem."""
+
+    z: FloatArray  # the terms' Z columns, K × n
+    effect: NDArray[np.intp]  # every observation's random effect in every term, K × n
+    x: FloatArray  # X, C-ordered
+    starts: NDArray[np.intp]  # first column of every later term in the later block (and end)
+
+
+def _index(problem: GLMMProblem) -> _Index:
+    """The kernel's per-problem arrays; random effects are numbered over all terms (first term
+    0..n₁-1, later terms from n₁ on)."""
     cached = problem.__dict__.get("_gradient_index")
     if cached is None:
         terms = problem.terms
@@ -72,7 +81,8 @@ def _index(problem: GLMMProblem) -> tuple[FloatArray, NDArray[np.intp]]:
         for j, t in enumerate(terms):
             gl[j] = offset + t.index
             offset += t.nlevels
-        cached = (zs, gl)
+        starts = np.concatenate([[0], np.cumsum([t.nlevels for t in terms[1:]])]).astype(np.intp)
+        cached = _Index(zs, gl, np.ascontiguousarray(problem.X, dtype=float), starts)
         problem.__dict__["_gradient_index"] = cached
     return cached
 
@@ -94,80 +104,32 @@ def laplace_gradient(
     Returns
     -------
     numpy.ndarray
-        ∂D/∂θ then ∂D/∂β.
+        ∂D/∂θ then ∂D/∂β (NaN where the later block of L is singular).
     """
     theta = np.asarray(theta, dtype=float)
-    terms = problem.terms
-    k = len(terms)
-    mu = state.mu
-    pw = problem.prior_weights
-    if problem.family.name == "binomial":
-        w = pw * mu * (1.0 - mu)
-        dw = w * (1.0 - 2.0 * mu)
-    else:
-        w = pw * mu
-        dw = w
-    r = pw * (problem.y - mu)
+    index = _index(problem)
     factor = state.factor
-    d = factor.l11[:, 0, 0]
-    n1 = terms[0].nlevels
-    sizes = [t.nlevels for t in terms[1:]]
-    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
-    m = int(starts[-1])
-    zs, gl = _index(problem)
-    tzs = zs * theta[:, None]  # t_ij = θ_j z_ij
-    # diagonal of M⁻¹ over the first term; S⁻¹ and S⁻¹L₂₁ for the later terms
-    if m:
-        l22 = factor.later_dense()
-        inverse = factor.later_inverse(l22)
-        if inverse is None:
-            return np.full(k + problem.X.shape[1], np.nan)
-        low = np.tril(inverse)
-        sinv = low + np.tril(low, -1).T  # S⁻¹, both triangles (the kernels read either)
-        c = np.zeros((m, n1))  # L₂₁, dense (m × n₁ is bounded by MAX_CROSS)
-        for j, lower_block in enumerate(factor.l_blocks):
-            pat = lower_block.pattern
-            c[starts[j] + pat.rows, pat.cols] = lower_block.values[:, 0, 0]
-        sc = sinv @ c  # S⁻¹L₂₁
-        cs = np.einsum("kg,kg->g", c, sc)  # c_gᵀS⁻¹c_g
-        first_diag = (1.0 + cs) / (d * d)
-        later_diag = np.diagonal(sinv)
-    else:
-        l22 = sinv = sc = np.zeros((0, 0))
-        c = np.zeros((0, n1))
-        first_diag = 1.0 / (d * d)
-        later_diag = np.zeros(0)
-    # leverages h_i = Σ_jl t_ij t_il (M⁻¹)[g_j(i), g_l(i)], s = w' ∘ h and v = ΛZᵀs
-    s, v = _kernels().leverage_pass(tzs, gl, first_diag, d, sc, sinv, dw, n1)
-    # a = M⁻¹ ΛZᵀ s through L = [[D, 0], [L₂₁, L₂₂]]
-    y1 = v[:n1] / d
-    if m:
-        y2 = solve_triangular(l22, v[n1:] - c @ y1, lower=True, check_finite=False)
-        a2 = solve_triangular(l22, y2, lower=True, trans="T", check_finite=False)
-        a1 = (y1 - c.T @ a2) / d
-    else:
-        a2 = np.zeros(0)
-        a1 = y1 / d
-    common, eu = _kernels().common_pass(tzs, zs, gl, np.concatenate([a1, a2]),
-                                        np.asarray(state.u, dtype=float), r, w, s)
-    grad_beta = problem.X.T @ common
-    # θ: ∂η/∂θ_j = z_j ∘ û_j[g_j]; explicit Λ part of log|M|; the modes' Eⱼû/θⱼ
-    grad_theta = np.zeros(k)
-    u_parts = np.split(state.u, np.cumsum([t.nlevels for t in terms])[:-1])
-    a_parts = [a1] + [a2[starts[j - 1] : starts[j]] for j in range(1, k)]
-    traces = [float(first_diag.sum())] + [
-        float(later_diag[starts[j - 1] : starts[j]].sum()) for j in range(1, k)
-    ]
-    for j, term in enumerate(terms):
-        th = theta[j]
-        if th <= 0.0:
-            continue
-        grad_theta[j] = (
-            float(eu[j])
-            + 2.0 / th * (term.nlevels - traces[j])
-            + float(a_parts[j] @ u_parts[j]) / th
-        )
-    return np.concatenate([grad_theta, grad_beta])
+    # S⁻¹ = (L₂₂L₂₂ᵀ)⁻¹ for the later terms (LAPACK); the rest runs compiled
+    l22 = factor.later_dense()
+    inverse = factor.later_inverse(l22) if l22.shape[0] else np.zeros((0, 0))
+    if inverse is None:
+        return np.full(len(problem.terms) + problem.X.shape[1], np.nan)
+    blocks = factor.l_blocks
+    crow = np.concatenate(
+        [np.zeros(0, np.intp)] + [b.pattern.rows + index.starts[j] for j, b in enumerate(blocks)]
+    )
+    ccol = np.concatenate([np.zeros(0, np.intp)] + [b.pattern.cols for b in blocks])
+    cval = np.concatenate([np.zeros(0)] + [b.values[:, 0, 0] for b in blocks])
+    return np.asarray(
+        _kernels().laplace_gradient(
+            index.z * theta[:, None], index.z, index.effect, problem.y, problem.prior_weights,
+            state.mu, np.asarray(state.u, dtype=float), index.x,
+            problem.family.name == "binomial", np.ascontiguousarray(factor.l11[:, 0, 0]),
+            crow.astype(np.intp), ccol.astype(np.intp), cval,
+            np.ascontiguousarray(inverse), l22, index.starts, theta,
+        ),
+        dtype=float,
+    )  # fmt: skip
 
 
 __all__ = ["MAX_CROSS", "MAX_LATER", "has_gradient", "laplace_gradient"]

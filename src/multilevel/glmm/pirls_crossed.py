@@ -67,6 +67,8 @@ class CrossedPlan:
     saturated
         -2 log p(y | μ) minus the deviance (which does not depend on μ), or None where it is
         not a constant (binomial with non-integer trials: the likelihood rounds them).
+    ent
+        The part of the deviance that does not depend on μ (see :func:`_entropy`).
     """
 
     g1: IntArray
@@ -84,6 +86,7 @@ class CrossedPlan:
     kk: FloatArray
     mk: FloatArray
     saturated: float | None
+    ent: float
 
     @property
     def nlater(self) -> int:
@@ -108,6 +111,14 @@ def _saturated(family: Family, y: FloatArray, wt: FloatArray) -> float | None:
         sat = special.xlogy(kk, frac) + special.xlogy(mk, 1.0 - frac)
         return float(-2.0 * np.sum(const + sat))
     return float(2.0 * np.sum(wt * (special.gammaln(y + 1) - special.xlogy(y, y) + y)))
+
+
+def _entropy(family: Family, y: FloatArray, wt: FloatArray) -> float:
+    """The μ-free part of the deviance: Σ 2w [y log y + (1 - y) log(1 - y)] (binomial) or
+    Σ 2w [y log y - y] (Poisson), the kernels' ``ent``."""
+    if family.name == "binomial":
+        return float(2.0 * np.sum(wt * (special.xlogy(y, y) + special.xlogy(1.0 - y, 1.0 - y))))
+    return float(2.0 * np.sum(wt * (special.xlogy(y, y) - y)))
 
 
 def _loglik_constants(
@@ -188,6 +199,7 @@ def build_plan(
         kk=np.ascontiguousarray(kk, dtype=float),
         mk=np.ascontiguousarray(mk, dtype=float),
         saturated=_saturated(family, y, wt),
+        ent=_entropy(family, y, wt),
     )
 
 
@@ -257,7 +269,7 @@ def pirls_crossed(
         y, wt, eta_fixed, np.ascontiguousarray(X, dtype=float), np.asarray(beta0, dtype=float),
         plan.g1, plan.z, plan.cols, plan.pair, plan.colptr, plan.prow, lam,
         np.asarray(u0, dtype=float), start, fresh, plan.code, tol, utol, maxiter, plan.nlater,
-        plan.dense,
+        plan.dense, plan.ent,
     )  # fmt: skip
     u, beta, eta, mu, iteration, converged, status, l11, l21, l22, dev = out
     if status != 0:

@@ -20,6 +20,7 @@ import numba
 import numpy as np
 
 _EPS = float(np.finfo(float).eps)
+_LOG_EPS = math.log(_EPS)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 # Module-level functions (not closures): numba's disk cache then finds them in a new process.
 _njit = numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -92,26 +93,80 @@ def predictor(eta_fixed, X, b, g1, z, cols, lam, u, n1, eta):
 
 
 @_njit
-def deviance(eta, y, wt, code, mu):
-    """Σ unit deviances at η (fills μ); NaN when μ leaves the family's range."""
+def deviance(eta, y, wt, code, mu, ent):
+    """Σ unit deviances at η (fills μ); NaN when μ leaves the family's range.
+
+    ``ent`` is Σ 2w [y log y + (1 - y) log(1 - y)] (binomial) or Σ 2w [y log y - y] (Poisson),
+    the part of the deviance that does not depend on μ. For the logit and log links the rest
+    needs one exponential and at most one logarithm per observation: with e = exp(-|η|),
+    -log μ = max(-η, 0) + log(1 + e) and -log(1 - μ) = max(η, 0) + log(1 + e).
+    """
+    n = eta.shape[0]
+    if code == 0:
+        dev = 0.0
+        bad = 0
+        for i in range(n):
+            x = eta[i]
+            e = np.exp(-abs(x))
+            m = (1.0 if x >= 0.0 else e) / (1.0 + e)
+            mu[i] = m
+            bad += (m <= 0.0) | (m >= 1.0)
+            yi = y[i]
+            dev += wt[i] * (math.log(1.0 + e) + yi * max(-x, 0.0) + (1.0 - yi) * max(x, 0.0))
+        return ent + 2.0 * dev if bad == 0 else np.nan
+    if code == 1:
+        dev = 0.0
+        for i in range(n):
+            x = eta[i]
+            m = np.exp(x)
+            if m < _EPS:
+                m = _EPS
+                x = _LOG_EPS
+            mu[i] = m
+            dev += wt[i] * (m - y[i] * x)
+        return ent + 2.0 * dev
     dev = 0.0
     valid = True
-    for i in range(eta.shape[0]):
+    for i in range(n):
         m = linkinv(eta[i], code)
         mu[i] = m
-        if code == 1:
-            valid = valid and m > 0
-        else:
-            valid = valid and m > 0 and m < 1
+        valid = valid and m > 0 and m < 1
         dev += unit_deviance(y[i], m, wt[i], code)
     return dev if valid else np.nan
 
 
 @_njit
-def accumulate(eta, mu, y, wt, eta_fixed, X, g1, z, cols, pair, lam, code,
-               d, r1, a21, ax1, bb, r2):
+def working(eta, mu, y, wt, eta_fixed, code, w, work):
+    """Working weights w and working response (minus η_fixed) at (η, μ), one loop per link."""
+    n = eta.shape[0]
+    if code == 0:  # logit: dμ/dη = var(μ) = μ(1 - μ)
+        for i in range(n):
+            m = mu[i]
+            me = max(m * (1.0 - m), _EPS)
+            w[i] = wt[i] * me
+            work[i] = eta[i] - eta_fixed[i] + (y[i] - m) / me
+    elif code == 1:  # log: dμ/dη = var(μ) = μ
+        for i in range(n):
+            m = mu[i]
+            me = max(m, _EPS)
+            w[i] = wt[i] * me
+            work[i] = eta[i] - eta_fixed[i] + (y[i] - m) / me
+    else:
+        for i in range(n):
+            me = mu_eta(eta[i], mu[i], code)
+            w[i] = wt[i] * me * me / variance(mu[i], code)
+            work[i] = eta[i] - eta_fixed[i] + (y[i] - mu[i]) / me
+
+
+@_njit
+def accumulate(wts, works, X, g1, z, cols, pair, lam, d, r1, a21, ax1, bb, r2):
     """The blocks D, A₂₁ (later pattern and X), B and the right-hand sides at the working
-    weights and working response of (η, μ)."""
+    weights and working response (:func:`working`).
+
+    A later term's right-hand side and diagonal are summed over runs of equal columns before
+    they are stored: data sorted by a later factor would otherwise chain every addition
+    through one memory location.
+    """
     p = X.shape[1]
     nq = bb.shape[0] - p
     nk = cols.shape[1]
@@ -121,13 +176,17 @@ def accumulate(eta, mu, y, wt, eta_fixed, X, g1, z, cols, pair, lam, code,
     ax1[:, :] = 0.0
     bb[:, :] = 0.0
     r2[:] = 0.0
-    for i in range(eta.shape[0]):
-        me = mu_eta(eta[i], mu[i], code)
-        w = wt[i] * me * me / variance(mu[i], code)
-        work = eta[i] - eta_fixed[i] + (y[i] - mu[i]) / me
+    run = np.full(nk, -1)
+    run_r = np.zeros(nk)
+    run_b = np.zeros(nk)
+    l0 = lam[0]
+    for i in range(wts.shape[0]):
+        w = wts[i]
+        work = works[i]
         g = g1[i]
-        wz1 = w * (z[i, 0] * lam[0])
-        d[g] += wz1 * (z[i, 0] * lam[0])
+        z0 = z[i, 0] * l0
+        wz1 = w * z0
+        d[g] += wz1 * z0
         r1[g] += wz1 * work
         for a in range(p):
             ax1[a, g] += wz1 * X[i, a]
@@ -136,8 +195,16 @@ def accumulate(eta, mu, y, wt, eta_fixed, X, g1, z, cols, pair, lam, code,
             zk = z[i, k + 1] * lam[k + 1]
             wzk = w * zk
             a21[pair[i, k]] += wz1 * zk
-            r2[ck] += wzk * work
-            for m in range(k + 1):  # later terms' columns increase with k: lower triangle
+            if ck != run[k]:
+                if run[k] >= 0:
+                    r2[run[k]] += run_r[k]
+                    bb[run[k], run[k]] += run_b[k]
+                run[k] = ck
+                run_r[k] = 0.0
+                run_b[k] = 0.0
+            run_r[k] += wzk * work
+            run_b[k] += wzk * zk
+            for m in range(k):  # later terms' columns increase with k: lower triangle
                 bb[ck, cols[i, m]] += wzk * (z[i, m + 1] * lam[m + 1])
             for a in range(p):
                 bb[nq + a, ck] += wzk * X[i, a]
@@ -146,6 +213,10 @@ def accumulate(eta, mu, y, wt, eta_fixed, X, g1, z, cols, pair, lam, code,
             r2[nq + a] += wxa * work
             for c in range(a + 1):
                 bb[nq + a, nq + c] += wxa * X[i, c]
+    for k in range(nk):
+        if run[k] >= 0:
+            r2[run[k]] += run_r[k]
+            bb[run[k], run[k]] += run_b[k]
     for c in range(nq):
         bb[c, c] += 1.0
 
@@ -257,7 +328,7 @@ def solve(l11, l21, lx1, l22, colptr, prow, r1, r2, u_new, b_new):
 
 @_njit
 def pirls(y, wt, eta_fixed, X, b0, g1, z, cols, pair, colptr, prow, lam, u0, eta0, fresh,
-          code, tol, utol, maxiter, nq, dense):
+          code, tol, utol, maxiter, nq, dense, ent):
     n = y.shape[0]
     n1 = colptr.shape[0] - 1
     p = X.shape[1]
@@ -275,7 +346,7 @@ def pirls(y, wt, eta_fixed, X, b0, g1, z, cols, pair, colptr, prow, lam, u0, eta
         pdev = np.inf
     else:
         predictor(eta_fixed, X, b, g1, z, cols, lam, u, n1, eta)
-        dev = deviance(eta, y, wt, code, mu)
+        dev = deviance(eta, y, wt, code, mu, ent)
         pdev = dev + np.dot(u, u)
     d = np.empty(n1)
     r1 = np.empty(n1)
@@ -290,11 +361,13 @@ def pirls(y, wt, eta_fixed, X, b0, g1, z, cols, pair, colptr, prow, lam, u0, eta
     b_try = np.empty(p)
     eta_try = np.empty(n)
     mu_try = np.empty(n)
+    wts = np.empty(n)
+    works = np.empty(n)
     converged = False
     iteration = 0
     for iteration in range(1, maxiter + 1):  # returned
-        accumulate(eta, mu, y, wt, eta_fixed, X, g1, z, cols, pair, lam, code,
-                   d, r1, a21, ax1, bb, r2)
+        working(eta, mu, y, wt, eta_fixed, code, wts, works)
+        accumulate(wts, works, X, g1, z, cols, pair, lam, d, r1, a21, ax1, bb, r2)
         if not factorize(d, a21, ax1, bb, colptr, prow, l11, dense):
             return u, b, eta, mu, iteration, False, -1, l11, a21, bb, dev
         solve(l11, a21, ax1, bb, colptr, prow, r1, r2, u_new, b_new)
@@ -308,7 +381,7 @@ def pirls(y, wt, eta_fixed, X, b0, g1, z, cols, pair, colptr, prow, lam, u0, eta
             for a in range(p):
                 b_try[a] = b[a] + step * (b_new[a] - b[a])
             predictor(eta_fixed, X, b_try, g1, z, cols, lam, u_try, n1, eta_try)
-            dev_try = deviance(eta_try, y, wt, code, mu_try)
+            dev_try = deviance(eta_try, y, wt, code, mu_try, ent)
             pdev_try = dev_try + np.dot(u_try, u_try)
             if np.isfinite(pdev_try) and (
                 pdev_try <= pdev + 1e-10 * abs(pdev) or not np.isfinite(pdev)
@@ -338,8 +411,8 @@ def pirls(y, wt, eta_fixed, X, b0, g1, z, cols, pair, colptr, prow, lam, u0, eta
     ax0 = np.empty((0, n1))
     bu = np.empty((nq, nq))
     ru = np.empty(nq)
-    accumulate(eta, mu, y, wt, eta_fixed, x0, g1, z, cols, pair, lam, code,
-               d, r1, a21, ax0, bu, ru)
+    working(eta, mu, y, wt, eta_fixed, code, wts, works)
+    accumulate(wts, works, x0, g1, z, cols, pair, lam, d, r1, a21, ax0, bu, ru)
     status = 0 if factorize(d, a21, ax0, bu, colptr, prow, l11, dense) else -1
     return u, b, eta, mu, iteration, converged, status, l11, a21, bu, dev
 
