@@ -48,6 +48,8 @@ def separated_columns(
     pure = sign != 0
     if not np.any(pure):
         return []
+    if _mixed_rows_span(X, sign):
+        return []
     # Repeated rows give repeated constraints: the LP keeps one of each (with its count in the
     # normalizing sum, so that the program, and its solution, are the same).
     a, counts = _unique_rows(X[pure] * sign[pure, None])
@@ -70,6 +72,29 @@ def separated_columns(
     b = res.x[:p] - res.x[p:]
     scale = float(np.max(np.abs(b)))
     return [n for n, v in zip(names, b, strict=True) if abs(v) > tol * max(scale, 1.0)]
+
+
+def _mixed_rows_span(X: FloatArray, sign: FloatArray) -> bool:
+    """True when the distinct rows of X that occur with both outcomes span every column.
+
+    Such a row x forces xᵀb = 0 on any separating direction b (xᵀb ≥ 0 for its successes,
+    ≤ 0 for its failures); when these rows have full column rank, b = 0 and the data are not
+    separated, without the linear program. (Fails, and the program decides, otherwise.)
+    """
+    p = X.shape[1]
+    order = np.lexsort(X.T[::-1])
+    srt = X[order]
+    new = np.ones(srt.shape[0], dtype=bool)
+    new[1:] = np.any(srt[1:] != srt[:-1], axis=1)
+    starts = np.flatnonzero(new)
+    if starts.size < p:
+        return False
+    sgn = sign[order]
+    both = (
+        (np.minimum.reduceat(sgn, starts) < 0) & (np.maximum.reduceat(sgn, starts) > 0)
+    ) | (np.minimum.reduceat(np.abs(sgn), starts) == 0)  # a proportion strictly inside (0, 1)
+    mixed = srt[starts[both]]
+    return mixed.shape[0] >= p and int(np.linalg.matrix_rank(mixed)) == p
 
 
 def _unique_rows(a: FloatArray) -> tuple[FloatArray, NDArray[np.intp]]:
