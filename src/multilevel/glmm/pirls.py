@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from multilevel.glmm.family import Family
 from multilevel.glmm.pirls_compiled import family_code, mu_deviance, pirls_scalar, working
-from multilevel.glmm.pirls_crossed import CrossedPlan, build_plan, pirls_crossed
+from multilevel.glmm.pirls_crossed import STEP_TOL, CrossedPlan, build_plan, pirls_crossed
 from multilevel.linalg.blockdiag import batched_cholesky
 from multilevel.lmm import TermBlock, estimates, update_factor
 from multilevel.lmm.factor import BlockedFactor
@@ -304,6 +304,10 @@ def pirls(
             est = estimates(system, factor, reml=False)
             u_new = np.concatenate([ui.ravel() for ui in est.u])
             b_new = est.beta if update_beta else b_fixed
+        if not update_beta and float(np.max(np.abs(u_new - u), initial=0.0)) <= STEP_TOL:
+            # converged without the step, as the compiled kernel (which keeps this factor)
+            converged = True
+            break
         step = 1.0
         accepted = False
         for _ in range(30):

@@ -328,7 +328,7 @@ def solve(l11, l21, lx1, l22, colptr, prow, r1, r2, u_new, b_new):
 
 @_njit
 def pirls(y, wt, eta_fixed, X, b0, g1, z, cols, pair, colptr, prow, lam, u0, eta0, fresh,
-          code, tol, utol, maxiter, nq, dense, ent):
+          code, tol, utol, maxiter, nq, dense, ent, step_tol):
     n = y.shape[0]
     n1 = colptr.shape[0] - 1
     p = X.shape[1]
@@ -371,6 +371,14 @@ def pirls(y, wt, eta_fixed, X, b0, g1, z, cols, pair, colptr, prow, lam, u0, eta
         if not factorize(d, a21, ax1, bb, colptr, prow, l11, dense):
             return u, b, eta, mu, iteration, False, -1, l11, a21, bb, dev
         solve(l11, a21, ax1, bb, colptr, prow, r1, r2, u_new, b_new)
+        if p == 0 and not (fresh and iteration == 1):
+            # Newton step below step_tol: the modes are converged and this factor, at their
+            # weights, is L(θ) (the step and a refactorization would change nothing that counts)
+            newton = 0.0
+            for c in range(u.shape[0]):
+                newton = max(newton, abs(u_new[c] - u[c]))
+            if newton <= step_tol:
+                return u, b, eta, mu, iteration, True, 0, l11, a21, bb, dev
         step = 1.0
         accepted = False
         pdev_try = np.inf
