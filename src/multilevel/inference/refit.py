@@ -59,12 +59,14 @@ def attach_x(system: PLSSystem, x_weighted: FloatArray) -> PLSSystem:
 
 
 def design_system(result: Any) -> PLSSystem:
-    """The fitted system with the weighted X attached (computed once per result)."""
+    """The fitted system with the weighted X and the θ scale of its Z columns attached
+    (computed once per result)."""
     system = result.system
     if "_weighted_x" not in system.__dict__:
         d = result.design
         x = d.X if d.weights is None else d.X * np.sqrt(d.weights)[:, None]
         attach_x(system, np.asarray(x, dtype=float))
+        system.__dict__["_theta_scale"] = theta_scale([t.z for t in system.terms])
     return system
 
 
@@ -99,6 +101,9 @@ def refit(
     reml = result.reml if reml is None else bool(reml)
     design = result.design
     system = design_system(result)
+    # on the scale of the Z columns, as the fit optimizes (a quarter fewer evaluations than
+    # on raw θ for sleepstudy bootstrap refits)
+    scale = system.__dict__["_theta_scale"]
     if y is not None:
         y = np.asarray(y, dtype=float)
         if y.shape != design.y.shape:
@@ -110,9 +115,6 @@ def refit(
     ctrl = control or result.options.control
     theta0 = np.asarray(result.theta if start is None else start, dtype=float)
     lower = system.layout.lower_bounds()
-    # on the scale of the Z columns, as the fit optimizes (a quarter fewer evaluations than
-    # on raw θ for sleepstudy bootstrap refits)
-    scale = theta_scale([t.z for t in system.terms])
     with blas_threads():  # small factors: BLAS threads only add their wake-up time
         opt = minimize(make_objective(system, reml), np.maximum(theta0, lower), lower, ctrl,
                        scale=scale)

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg as sla
 from numpy.typing import NDArray
+from scipy.linalg.lapack import dtrtri, dtrtrs
 
 from multilevel.lmm.factor import BlockedFactor, NotPositiveDefinite, update_factor
 from multilevel.lmm.system import PLSSystem
@@ -109,13 +109,30 @@ class Estimates:
     pwrss: float
 
 
+def _solve_lt(low: FloatArray, b: FloatArray) -> FloatArray:
+    """x with Lᵀx = b for lower-triangular L (LAPACK directly: SciPy's wrapper costs more
+    than the solve for the small systems of a refit)."""
+    # C-ordered L read as Fortran is Lᵀ (upper): solve (Lᵀ) x = b
+    x, info = dtrtrs(low.T, b, lower=0)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"singular triangular factor (diagonal {info})")
+    return np.asarray(x, dtype=np.float64)
+
+
+def _inverse_lower(low: FloatArray) -> FloatArray:
+    """L⁻¹ for lower-triangular L."""
+    inv_t, info = dtrtri(low.T, lower=0)  # (Lᵀ)⁻¹ = (L⁻¹)ᵀ
+    if info != 0:
+        raise np.linalg.LinAlgError(f"singular triangular factor (diagonal {info})")
+    return np.asarray(inv_t, dtype=np.float64).T
+
+
 def estimates(system: PLSSystem, factor: BlockedFactor, reml: bool) -> Estimates:
     """Solve for β, the random effects and σ at the factor's θ."""
     p = system.nfixed
     lxx = factor.l_xx
     rx = lxx[:p, :p]
-    beta = (sla.solve_triangular(rx.T, lxx[p, :p], lower=False, check_finite=False) if p
-            else np.zeros(0))
+    beta = _solve_lt(rx, lxx[p, :p]) if p else np.zeros(0)
     nterms = len(system.terms)
     u: list[FloatArray | None] = [None] * nterms
     for k in range(nterms - 1, -1, -1):
@@ -137,22 +154,19 @@ def estimates(system: PLSSystem, factor: BlockedFactor, reml: bool) -> Estimates
                 u0 = np.linalg.solve(lt, r[:, :, None])[:, :, 0].ravel()
                 u[0] = np.asarray(u0, dtype=np.float64)
         else:
-            uk = sla.solve_triangular(factor.l_dense[(k, k)].T, rhs, lower=False,
-                                      check_finite=False)
-            u[k] = np.asarray(uk, dtype=np.float64)
+            u[k] = _solve_lt(factor.l_dense[(k, k)], rhs)
     us: list[FloatArray] = []
     bs: list[FloatArray] = []
     for k, t in enumerate(system.terms):
-        uk = u[k]
-        assert uk is not None
-        uk2 = np.asarray(uk).reshape(t.nlevels, t.q)
+        uk_solved = u[k]
+        assert uk_solved is not None
+        uk2 = np.asarray(uk_solved).reshape(t.nlevels, t.q)
         us.append(uk2)
         bs.append(uk2 @ factor.lambdas[k].T)
     n = system.nobs
     dof = n - p if reml else n
     sigma = math.sqrt(factor.pwrss / dof)
-    rinv = (sla.solve_triangular(rx, np.eye(p), lower=True, check_finite=False) if p
-            else np.zeros((0, 0)))
+    rinv = _inverse_lower(rx) if p else np.zeros((0, 0))
     return Estimates(
         beta=beta,
         u=tuple(us),
