@@ -244,18 +244,46 @@ def cholesky(a):
     return True
 
 
+#: First-term levels per BLAS product in the dense downdate (bounds its scratch rows).
+_CHUNK = 256
+
+
 @_njit
 def factorize(d, a21, ax1, bb, colptr, prow, l11, dense):
     """L₁₁ (into l11), L₂₁ (over a21 and ax1) and L₂₂ (over bb); False if not PD.
 
-    With ``dense``, each first-term level's column of L₂₁ is scattered into a dense vector and
-    the downdate runs over contiguous rows of B (faster when the pattern is nearly full).
+    With ``dense`` (the pattern nearly full), the columns of L₂₁ of up to :data:`_CHUNK`
+    first-term levels are scattered into the rows of a dense scratch W and B -= WᵀW is one
+    BLAS product per chunk (VerbAgg: 6 µs where the scattered updates took 110).
     """
     p = ax1.shape[0]
     m = bb.shape[0]
     nq = m - p
-    v = np.zeros(m)
-    for g in range(d.shape[0]):
+    n1 = d.shape[0]
+    if dense:
+        w = np.zeros((min(_CHUNK, n1), m))
+        for lo_g in range(0, n1, _CHUNK):
+            hi_g = min(lo_g + _CHUNK, n1)
+            for g in range(lo_g, hi_g):
+                s = math.sqrt(d[g])
+                l11[g] = s
+                row = g - lo_g
+                for e in range(colptr[g], colptr[g + 1]):
+                    a21[e] /= s
+                    w[row, prow[e]] = a21[e]
+                for a in range(p):
+                    ax1[a, g] /= s
+                    w[row, nq + a] = ax1[a, g]
+            wk = w[: hi_g - lo_g]
+            bb -= np.dot(wk.T, wk)
+            for row in range(hi_g - lo_g):
+                g = lo_g + row
+                for e in range(colptr[g], colptr[g + 1]):
+                    w[row, prow[e]] = 0.0
+                for a in range(p):
+                    w[row, nq + a] = 0.0
+        return cholesky(bb)
+    for g in range(n1):
         s = math.sqrt(d[g])
         l11[g] = s
         lo, hi = colptr[g], colptr[g + 1]
@@ -263,19 +291,6 @@ def factorize(d, a21, ax1, bb, colptr, prow, l11, dense):
             a21[e] /= s
         for a in range(p):
             ax1[a, g] /= s
-        if dense:
-            for e in range(lo, hi):
-                v[prow[e]] = a21[e]
-            for a in range(p):
-                v[nq + a] = ax1[a, g]
-            for r in range(m):
-                vr = v[r]
-                if vr != 0.0:
-                    for c in range(r + 1):
-                        bb[r, c] -= vr * v[c]
-            for e in range(lo, hi):
-                v[prow[e]] = 0.0
-            continue
         for e in range(lo, hi):
             ve = a21[e]
             re = prow[e]
