@@ -110,3 +110,16 @@ def test_bobyqa_repeats_the_fit_when_lbfgsb_does_not_converge(monkeypatch):
     assert m.optsummary.optimizer == "bobyqa"
     assert any("repeated with BOBYQA" in note for note in m.optsummary.notes)
     assert m.objective == pytest.approx(ref.objective, rel=1e-12)
+
+
+def test_final_state_is_the_last_evaluation_where_it_was_made():
+    problem = problem_of(*CASES[0][:1], simulated("binomial"), "binomial")
+    obj = GLMMObjective(problem, 1)
+    x = np.array([0.8, 0.4, 0.2, 0.4])
+    value, _ = obj.value_and_gradient(x)
+    last = obj.last
+    assert obj.final_state(x) is last  # no PIRLS again at the optimizer's last point
+    assert obj.final_state(x).laplace == value
+    other = obj.final_state(x + 0.01)  # elsewhere: a new state
+    assert other is not last and other is obj.last
+    np.testing.assert_allclose(obj.final_state(x).laplace, value, rtol=1e-12)

@@ -230,7 +230,7 @@ def fit_glmm(
         problem, nb_opt = _fit_nb_theta(problem, nagq, control)
     opt, stage, beta = _optimize(problem, nagq, control)
     theta = opt.x[: problem.layout.length]
-    state = stage.state(opt.x)
+    state = stage.final_state(opt.x)
     messages: list[tuple[type[MultilevelWarning], str]] = [(DataWarning, n) for n in design.notes]
     messages.extend((MultilevelWarning, n) for n in opt.notes)
     if separated:

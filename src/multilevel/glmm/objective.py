@@ -73,6 +73,7 @@ class GLMMObjective:
         self._u: FloatArray | None = None
         self._beta: FloatArray | None = None
         self.last: PirlsState | None = None
+        self._last_params: FloatArray | None = None
         self._compiled = ScalarObjective.build(problem)
         self.value_and_gradient = remember_last(self._value_and_gradient)
 
@@ -99,7 +100,22 @@ class GLMMObjective:
         if st.converged and np.all(np.isfinite(st.u)):
             self._u, self._beta = st.u, st.beta
         self.last = st
+        self._last_params = params.copy()
         return st
+
+    def final_state(self, params: FloatArray) -> PirlsState:
+        """The PIRLS state at the parameters: :attr:`last` when it was computed there and
+        converged (the optimizer's final evaluation, whose value it reported), else a new one."""
+        params = np.asarray(params, dtype=float)
+        last = self.last
+        if (
+            last is not None
+            and last.converged
+            and self._last_params is not None
+            and np.array_equal(self._last_params, params)
+        ):
+            return last
+        return self.state(params)
 
     def __call__(self, params: FloatArray) -> float:
         """The objective at the parameters (``inf`` where it cannot be evaluated)."""
