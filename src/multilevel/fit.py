@@ -33,6 +33,7 @@ from multilevel.lmm import (
     update_factor,
 )
 from multilevel.lmm.gradient import use_gradient, value_and_gradient
+from multilevel.lmm.start import moment_start
 from multilevel.optimize import OptimizerControl, minimize, optimizer_control, theta_scale
 from multilevel.optimize_gradient import minimize_gradient, remember_last
 from multilevel.result import FitOptions, LMMResult, is_singular
@@ -308,7 +309,9 @@ def finish_lmm(
     fun_grad = None
     if ctrl.gradient and ctrl.optimizer == "bobyqa" and use_gradient(system):
         fun_grad = remember_last(lambda theta: value_and_gradient(system, theta, reml))
-        opt = minimize_gradient(fun_grad, system.layout.start() / scale, lower, ctrl, scale)
+        start = moment_start(system, scale)
+        x0 = system.layout.start() / scale if start is None else start
+        opt = minimize_gradient(fun_grad, x0, lower, ctrl, scale)
         if not opt.converged:  # BOBYQA takes over from L-BFGS-B's point
             polish = minimize(fun, opt.x, lower, ctrl, scale=scale)
             note = f"L-BFGS-B stopped ({opt.returnvalue}); BOBYQA continued from its point"
