@@ -91,7 +91,10 @@ class BlockedFactor:
         return 2.0 * float(np.log(self.l_xx.diagonal()[:-1]).sum())
 
     def later_dense(self) -> FloatArray:
-        """L₂₂: the blocks of the later terms (2 ≤ i ≤ j) as one dense lower-triangular matrix."""
+        """L₂₂: the blocks of the later terms (2 ≤ i ≤ j) as one dense lower-triangular matrix
+        (with one later term, its block itself: callers only read it)."""
+        if len(self.l_dense) == 1:
+            return next(iter(self.l_dense.values()))
         sizes = [self.l_dense[(j, j)].shape[0] for j in range(1, len(self.lambdas))]
         starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
         out = np.zeros((int(starts[-1]), int(starts[-1])))

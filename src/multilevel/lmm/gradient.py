@@ -55,27 +55,42 @@ def use_gradient(system: PLSSystem) -> bool:
     return later > MAX_LATER and sum(t.size for t in system.terms) > MAX_RANDOM
 
 
-def _l21(factor: BlockedFactor, n1: int) -> sp.csr_matrix:
-    """L₂₁ over all later terms as one (m × n₁) sparse matrix."""
-    mats = [b.csr for b in factor.l_blocks]
-    return sp.csr_matrix(sp.vstack(mats)) if mats else sp.csr_matrix((0, n1))
+def _l21_csc(
+    system: PLSSystem, factor: BlockedFactor
+) -> tuple[NDArray[np.intp], NDArray[np.intp], FloatArray]:
+    """L₂₁ over all later terms as (m × n₁) CSC arrays (indptr, indices, data).
+
+    The later terms' blocks share the system's fixed patterns, already in column-major order;
+    the merge of several terms into one column order is found once and kept with the system.
+    """
+    blocks = factor.l_blocks
+    if len(blocks) == 1:
+        pat = blocks[0].pattern
+        return pat.colptr, pat.rows, np.ascontiguousarray(blocks[0].values[:, 0, 0])
+    plan = system.__dict__.get("_l21_csc")
+    if plan is None:
+        offsets = np.cumsum([0] + [b.pattern.nrows for b in blocks[:-1]])
+        rows = np.concatenate([b.pattern.rows + o for b, o in zip(blocks, offsets, strict=True)])
+        cols = np.concatenate([b.pattern.cols for b in blocks])
+        perm = np.lexsort((rows, cols))
+        n1 = blocks[0].pattern.ncols
+        indptr = np.searchsorted(cols[perm], np.arange(n1 + 1)).astype(np.intp)
+        plan = (indptr, np.ascontiguousarray(rows[perm], dtype=np.intp), perm)
+        system.__dict__["_l21_csc"] = plan
+    indptr, indices, perm = plan
+    return indptr, indices, np.concatenate([b.values[:, 0, 0] for b in blocks])[perm]
 
 
-def _first_norms(l21: sp.csr_matrix, sinv: FloatArray) -> FloatArray:
-    """‖L₂₂⁻¹ L₂₁ e_g‖² = l_gᵀ S⁻¹ l_g for every first-term level g."""
-    csc = sp.csc_matrix(l21)
-    csc.sort_indices()
+def _first_norms(
+    indptr: NDArray[np.intp], indices: NDArray[np.intp], data: FloatArray, sinv: FloatArray
+) -> FloatArray:
+    """‖L₂₂⁻¹ L₂₁ e_g‖² = l_gᵀ S⁻¹ l_g for every first-term level g (CSC columns of L₂₁)."""
     first_inverse_diag = compiled_kernel("first_inverse_diag")
     if first_inverse_diag is None:  # pragma: no cover
+        csc = sp.csc_matrix((data, indices, indptr), shape=(sinv.shape[0], indptr.size - 1))
         full = np.tril(sinv) + np.tril(sinv, -1).T
         return np.asarray((csc.multiply(full @ csc)).sum(axis=0)).ravel()
-    return np.asarray(
-        first_inverse_diag(
-            np.asarray(csc.indptr, dtype=np.intp), np.asarray(csc.indices, dtype=np.intp),
-            np.asarray(csc.data, dtype=np.float64), sinv,
-        ),
-        dtype=np.float64,
-    )
+    return np.asarray(first_inverse_diag(indptr, indices, data, sinv), dtype=np.float64)
 
 
 def value_and_gradient(
@@ -117,8 +132,8 @@ def value_and_gradient(
         return value, np.full(k, np.nan)
     later_diag = np.diagonal(sinv).copy()
     l11 = factor.l11[:, 0, 0]
-    l21 = _l21(factor, n1)
-    first_diag = (1.0 + _first_norms(l21, sinv)) / (l11 * l11)
+    indptr, indices, data = _l21_csc(system, factor)
+    first_diag = (1.0 + _first_norms(indptr, indices, data, sinv)) / (l11 * l11)
     traces = [float(first_diag.sum())]
     starts = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
     traces += [float(later_diag[starts[j] : starts[j + 1]].sum()) for j in range(len(sizes))]
@@ -133,6 +148,7 @@ def value_and_gradient(
         y1 = factor.l_x[0][:p, :].T  # n₁ × p
         y2 = np.concatenate([b[:p, :].T for b in factor.l_x[1:]], axis=0)  # m × p
         x2 = solve_triangular(l22, y2, lower=True, trans="T")
+        l21 = sp.csc_matrix((data, indices, indptr), shape=(l22.shape[0], n1))
         x1 = (y1 - np.asarray(l21.T @ x2)) / l11[:, None]
         rx = factor.l_xx[:p, :p]
         hs = [x1] + [x2[starts[j] : starts[j + 1]] for j in range(len(sizes))]
