@@ -165,7 +165,7 @@ def accumulate(wts, works, X, g1, z, cols, pair, lam, d, r1, a21, ax1, bb, r2):
 
     A later term's right-hand side and diagonal are summed over runs of equal columns before
     they are stored: data sorted by a later factor would otherwise chain every addition
-    through one memory location.
+    through one memory location. The first later term's run sums are scalars (registers).
     """
     p = X.shape[1]
     nq = bb.shape[0] - p
@@ -179,7 +179,11 @@ def accumulate(wts, works, X, g1, z, cols, pair, lam, d, r1, a21, ax1, bb, r2):
     run = np.full(nk, -1)
     run_r = np.zeros(nk)
     run_b = np.zeros(nk)
+    run0 = -1
+    run0_r = 0.0
+    run0_b = 0.0
     l0 = lam[0]
+    l1 = lam[1] if nk > 0 else 0.0
     for i in range(wts.shape[0]):
         w = wts[i]
         work = works[i]
@@ -190,7 +194,23 @@ def accumulate(wts, works, X, g1, z, cols, pair, lam, d, r1, a21, ax1, bb, r2):
         r1[g] += wz1 * work
         for a in range(p):
             ax1[a, g] += wz1 * X[i, a]
-        for k in range(nk):
+        if nk > 0:
+            ck = cols[i, 0]
+            zk = z[i, 1] * l1
+            wzk = w * zk
+            a21[pair[i, 0]] += wz1 * zk
+            if ck != run0:
+                if run0 >= 0:
+                    r2[run0] += run0_r
+                    bb[run0, run0] += run0_b
+                run0 = ck
+                run0_r = 0.0
+                run0_b = 0.0
+            run0_r += wzk * work
+            run0_b += wzk * zk
+            for a in range(p):
+                bb[nq + a, ck] += wzk * X[i, a]
+        for k in range(1, nk):
             ck = cols[i, k]
             zk = z[i, k + 1] * lam[k + 1]
             wzk = w * zk
@@ -213,7 +233,10 @@ def accumulate(wts, works, X, g1, z, cols, pair, lam, d, r1, a21, ax1, bb, r2):
             r2[nq + a] += wxa * work
             for c in range(a + 1):
                 bb[nq + a, nq + c] += wxa * X[i, c]
-    for k in range(nk):
+    if run0 >= 0:
+        r2[run0] += run0_r
+        bb[run0, run0] += run0_b
+    for k in range(1, nk):
         if run[k] >= 0:
             r2[run[k]] += run_r[k]
             bb[run[k], run[k]] += run_b[k]
