@@ -19,6 +19,13 @@ import math
 import numba
 import numpy as np
 
+from multilevel.glmm.vector_math import exp_into, log_into
+
+#: The start of the SHA-256 of vector_math.py, whose kernels are compiled into these: numba's
+#: cache of this file does not notice changes there, so they must change this file too (a test
+#: compares it).
+VECTOR_MATH_SOURCE = "481b3840fe4d60bc"
+
 _EPS = float(np.finfo(float).eps)
 _LOG_EPS = math.log(_EPS)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -98,32 +105,40 @@ def deviance(eta, y, wt, code, mu, ent):
 
     ``ent`` is Σ 2w [y log y + (1 - y) log(1 - y)] (binomial) or Σ 2w [y log y - y] (Poisson),
     the part of the deviance that does not depend on μ. For the logit and log links the rest
-    needs one exponential and at most one logarithm per observation: with e = exp(-|η|),
-    -log μ = max(-η, 0) + log(1 + e) and -log(1 - μ) = max(η, 0) + log(1 + e).
+    needs one exponential and at most one logarithm per observation, over the whole array
+    (:mod:`~multilevel.glmm.vector_math`): with e = exp(-|η|), -log μ = max(-η, 0) + log(1 + e)
+    and -log(1 - μ) = max(η, 0) + log(1 + e).
     """
     n = eta.shape[0]
     if code == 0:
-        dev = 0.0
+        t = np.empty(n)
+        e = np.empty(n)
+        scratch = np.empty(n)
+        for i in range(n):
+            t[i] = -abs(eta[i])
+        exp_into(t, e, scratch)
         bad = 0
         for i in range(n):
             x = eta[i]
-            e = np.exp(-abs(x))
-            m = (1.0 if x >= 0.0 else e) / (1.0 + e)
+            m = (1.0 if x >= 0.0 else e[i]) / (1.0 + e[i])
             mu[i] = m
             bad += (m <= 0.0) | (m >= 1.0)
-            yi = y[i]
-            dev += wt[i] * (math.log(1.0 + e) + yi * max(-x, 0.0) + (1.0 - yi) * max(x, 0.0))
-        return ent + 2.0 * dev if bad == 0 else np.nan
-    if code == 1:
+            t[i] = 1.0 + e[i]
+        log_into(t, e, scratch)  # log(1 + e^-|η|)
         dev = 0.0
         for i in range(n):
             x = eta[i]
-            m = np.exp(x)
-            if m < _EPS:
-                m = _EPS
-                x = _LOG_EPS
+            yi = y[i]
+            dev += wt[i] * (e[i] + yi * max(-x, 0.0) + (1.0 - yi) * max(x, 0.0))
+        return ent + 2.0 * dev if bad == 0 else np.nan
+    if code == 1:
+        exp_into(eta, mu, np.empty(n))
+        dev = 0.0
+        for i in range(n):
+            small = mu[i] < _EPS
+            m = _EPS if small else mu[i]
             mu[i] = m
-            dev += wt[i] * (m - y[i] * x)
+            dev += wt[i] * (m - y[i] * (_LOG_EPS if small else eta[i]))
         return ent + 2.0 * dev
     dev = 0.0
     valid = True
