@@ -291,7 +291,7 @@ def pirls(
     iteration = 0
     single = not update_beta and len(problem.terms) == 1
     lam1 = problem.layout.factors(theta)[0]
-    for iteration in range(1, maxiter + 1):  # noqa: B007  (iteration count is reported)
+    for iteration in range(1, maxiter + 1):  # (the iteration count is reported)
         wts, resid = _working(problem, eta, mu)
         fixed_part = problem.offset if update_beta else problem.offset + problem.X @ b_fixed
         work = eta - fixed_part + resid
@@ -304,7 +304,12 @@ def pirls(
             est = estimates(system, factor, reml=False)
             u_new = np.concatenate([ui.ravel() for ui in est.u])
             b_new = est.beta if update_beta else b_fixed
-        if not update_beta and float(np.max(np.abs(u_new - u), initial=0.0)) <= STEP_TOL:
+        only_u = not update_beta or p == 0  # the system's factor is L(θ)
+        if (
+            only_u
+            and not (fresh and iteration == 1)
+            and float(np.max(np.abs(u_new - u), initial=0.0)) <= STEP_TOL
+        ):
             # converged without the step, as the compiled kernel (which keeps this factor)
             converged = True
             break
