@@ -255,12 +255,14 @@ def minimize(
     control = control or OptimizerControl()
     x0 = np.asarray(x0, dtype=float)
     lower = np.asarray(lower, dtype=float)
+    d: FloatArray | None = None
     if scale is not None:
         d = np.asarray(scale, dtype=float)
         if d.shape != x0.shape or not np.all(np.isfinite(d) & (d > 0)):
             raise ModelError("optimizer scale must be positive and finite, one per parameter")
-        inner = minimize(lambda z: fun(z / d), x0 * d, lower * d, control, step)
-        return replace(inner, x0=x0, x=inner.x / d, lower=lower)
+    # the optimizer's coordinates: x ∘ d (bounds 0 and ±inf are unchanged)
+    xs0 = x0 if d is None else x0 * d
+    lower_s = lower if d is None else lower * d
     notes: tuple[str, ...] = ()
     if control.optimizer == "newuoa" and x0.size == 1:
         # NLopt's NEWUOA needs at least two parameters; BOBYQA is its bounded sibling
@@ -270,12 +272,12 @@ def minimize(
     start = time.perf_counter()
     steps = np.full(x0.size, control.initial_step) if step is None else np.asarray(step, float)
     with blas_threads():
-        x, fmin, nev, code = _run(fun, x0, lower, control, steps)
+        x, fmin, nev, code = _run(fun, xs0, lower_s, control, steps, d)
         clean = code in (nlopt.FTOL_REACHED, nlopt.XTOL_REACHED, nlopt.SUCCESS)
         if control.restart and x.size and not clean:
             # BOBYQA stopped for another reason (round-off, evaluation limit, a failure): start
             # again from the best point with half the initial step
-            x2, f2, nev2, code2 = _run(fun, x, lower, control, 0.5 * steps)
+            x2, f2, nev2, code2 = _run(fun, x, lower_s, control, 0.5 * steps, d)
             nev += nev2
             if f2 <= fmin:
                 x, fmin, code = x2, f2, code2
@@ -283,7 +285,7 @@ def minimize(
     return OptSummary(
         optimizer=control.optimizer,
         x0=x0,
-        x=x,
+        x=x if d is None else x / d,
         fmin=fmin,
         feval=nev,
         returnvalue=_RETURN_CODES.get(code, str(code)),
@@ -300,7 +302,10 @@ def _run(
     lower: FloatArray,
     control: OptimizerControl,
     steps: FloatArray,
+    scale: FloatArray | None = None,
 ) -> tuple[FloatArray, float, int, int]:
+    """One NLopt run on the coordinates x' = x ∘ ``scale`` (``fun`` takes x); the point
+    returned is x'."""
     n = x0.size
     count = 0
     best_x = x0.copy()
@@ -309,7 +314,7 @@ def _run(
     def wrapped(x: FloatArray, grad: FloatArray) -> float:
         nonlocal count, best_x, best_f
         count += 1
-        f = fun(x)
+        f = fun(x) if scale is None else fun(x / scale)
         if not math.isfinite(f):
             return 1e300
         if f < best_f:
@@ -317,7 +322,7 @@ def _run(
         return f
 
     if n == 0:
-        f0 = fun(x0)
+        f0 = fun(x0 if scale is None else x0 / scale)
         return x0, f0, 1, nlopt.SUCCESS
     algo = _ALGORITHMS[control.optimizer]
     opt = nlopt.opt(algo, n)
