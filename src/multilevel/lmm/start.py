@@ -3,7 +3,7 @@
 lme4 starts every fit at Λ = I. For the large crossed models fitted with the exact gradient
 (:mod:`multilevel.lmm.gradient`), L-BFGS-B then spends several expensive evaluations getting
 near the optimum. A method-of-moments guess from the constant part of the PLS system costs
-microseconds and starts it close: on InstEval, 10 evaluations instead of 17.
+microseconds and starts it close: on InstEval, 10 evaluations instead of 12.
 """
 
 from __future__ import annotations
