@@ -6,9 +6,11 @@ that is) is compiled anew in every process, seconds before the first fit.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -46,3 +48,35 @@ def test_second_process_compiles_nothing(tmp_path):
     second = _run(str(tmp_path))
     saved = [line for line in second.splitlines() if "data saved" in line]
     assert not saved, "compiled again in a new process:\n" + "\n".join(saved[:10])
+
+
+def _kernel_files():
+    import multilevel
+
+    root = Path(multilevel.__file__).parent
+    return {p: p.read_text() for p in root.rglob("*.py") if "njit(" in p.read_text()}
+
+
+def test_kernels_compiled_in_from_other_files_are_named_by_hash():
+    """numba's cache of a file does not notice edits to the files of the kernels it compiles
+    in. Every kernel file that imports kernels from another names that file's hash in its
+    COMPILED_IN, so an edit there must edit it too (which invalidates its cache)."""
+    import importlib
+    import re
+
+    files = _kernel_files()
+    by_module = {}
+    for path in files:
+        parts = path.with_suffix("").parts
+        by_module[".".join(parts[parts.index("multilevel"):])] = path
+    checked = 0
+    for name, path in by_module.items():
+        imported = re.findall(r"^from (multilevel\.[\w.]+) import", files[path], re.MULTILINE)
+        deps = {by_module[m] for m in imported if m in by_module}
+        declared = getattr(importlib.import_module(name), "COMPILED_IN", {})
+        want = {d.name: hashlib.sha256(d.read_bytes()).hexdigest()[:16] for d in deps}
+        assert declared == want, (
+            f"{path.name} compiles in kernels of {sorted(want)}: set its COMPILED_IN to {want}"
+        )
+        checked += len(want)
+    assert checked >= 3  # family_kernels twice, vector_math once

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from multilevel.glmm import pirls_crossed_kernels, vector_math
 from multilevel.glmm.vector_math import exp_into, log_into
 
 
@@ -66,12 +62,3 @@ def test_log_edges():
     assert np.all(ulps(got[fin], want[fin]) <= 2.0)
     np.testing.assert_array_equal(got[~fin & ~np.isnan(want)], want[~fin & ~np.isnan(want)])
 
-
-def test_kernels_that_compile_them_in_name_their_source():
-    """numba's cache of pirls_crossed_kernels does not see edits to vector_math.py: any edit
-    there must update VECTOR_MATH_SOURCE (which edits, and so recompiles, the kernels)."""
-    digest = hashlib.sha256(Path(vector_math.__file__).read_bytes()).hexdigest()[:16]
-    assert pirls_crossed_kernels.VECTOR_MATH_SOURCE == digest, (
-        "vector_math.py changed: set VECTOR_MATH_SOURCE in pirls_crossed_kernels.py to "
-        f"{digest!r}"
-    )

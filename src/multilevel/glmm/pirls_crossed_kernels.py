@@ -19,71 +19,26 @@ import math
 import numba
 import numpy as np
 
+from multilevel.glmm.family_kernels import (
+    EPS,
+    LOG_EPS,
+    linkinv,
+    mu_eta,
+    unit_deviance,
+    variance,
+)
 from multilevel.glmm.vector_math import exp_into, log_into
 
-#: The start of the SHA-256 of vector_math.py, whose kernels are compiled into these: numba's
-#: cache of this file does not notice changes there, so they must change this file too (a test
-#: compares it).
-VECTOR_MATH_SOURCE = "481b3840fe4d60bc"
+#: Start of the SHA-256 of every file whose kernels are compiled into these: numba's cache of
+#: this file does not notice edits there, so an edit there must change this file too (a test
+#: compares them).
+COMPILED_IN = {"family_kernels.py": "db4b9f1e415f0d26", "vector_math.py": "4db2972ff57d6538"}
 
-_EPS = float(np.finfo(float).eps)
-_LOG_EPS = math.log(_EPS)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 # Module-level functions (not closures): numba's disk cache then finds them in a new process.
 _njit = numba.njit(cache=True, nogil=True, error_model="numpy")
 # The dense Cholesky factor's dot products may be reassociated (vectorized); NaN checks stay.
 _njit_dot = numba.njit(cache=True, nogil=True, error_model="numpy",
                        fastmath={"reassoc", "contract"})  # fmt: skip
-
-# Links and variance functions of pirls_compiled's codes (0 binomial logit, 1 Poisson log,
-# 2 binomial probit, 3 binomial cloglog), with the same formulas.
-
-
-@_njit
-def linkinv(eta, code):
-    if code == 0:
-        if eta >= 0:
-            return 1.0 / (1.0 + np.exp(-eta))
-        e = np.exp(eta)
-        return e / (1.0 + e)
-    if code == 1:
-        return max(np.exp(eta), _EPS)
-    if code == 2:
-        return min(max(0.5 * math.erfc(-eta / np.sqrt(2.0)), _EPS), 1.0 - _EPS)
-    return min(max(-np.expm1(-np.exp(eta)), _EPS), 1.0 - _EPS)
-
-
-@_njit
-def mu_eta(eta, mu, code):
-    if code == 0:
-        return max(mu * (1.0 - mu), _EPS)
-    if code == 1:
-        return max(np.exp(eta), _EPS)
-    if code == 2:
-        return max(np.exp(-0.5 * eta * eta) * _INV_SQRT_2PI, _EPS)
-    e = min(eta, 700.0)
-    return max(np.exp(e) * np.exp(-np.exp(e)), _EPS)
-
-
-@_njit
-def variance(mu, code):
-    if code == 1:
-        return mu
-    return max(mu * (1.0 - mu), _EPS)
-
-
-@_njit
-def ylogy(y, mu):
-    if y > 0:
-        return y * np.log(y / mu)
-    return 0.0
-
-
-@_njit
-def unit_deviance(y, m, w, code):
-    if code == 1:
-        return 2.0 * w * (ylogy(y, m) - (y - m))
-    return 2.0 * w * (ylogy(y, m) + ylogy(1.0 - y, 1.0 - m))
 
 
 @_njit
@@ -135,10 +90,10 @@ def deviance(eta, y, wt, code, mu, ent):
         exp_into(eta, mu, np.empty(n))
         dev = 0.0
         for i in range(n):
-            small = mu[i] < _EPS
-            m = _EPS if small else mu[i]
+            small = mu[i] < EPS
+            m = EPS if small else mu[i]
             mu[i] = m
-            dev += wt[i] * (m - y[i] * (_LOG_EPS if small else eta[i]))
+            dev += wt[i] * (m - y[i] * (LOG_EPS if small else eta[i]))
         return ent + 2.0 * dev
     dev = 0.0
     valid = True
@@ -157,13 +112,13 @@ def working(eta, mu, y, wt, eta_fixed, code, w, work):
     if code == 0:  # logit: dμ/dη = var(μ) = μ(1 - μ)
         for i in range(n):
             m = mu[i]
-            me = max(m * (1.0 - m), _EPS)
+            me = max(m * (1.0 - m), EPS)
             w[i] = wt[i] * me
             work[i] = eta[i] - eta_fixed[i] + (y[i] - m) / me
     elif code == 1:  # log: dμ/dη = var(μ) = μ
         for i in range(n):
             m = mu[i]
-            me = max(m, _EPS)
+            me = max(m, EPS)
             w[i] = wt[i] * me
             work[i] = eta[i] - eta_fixed[i] + (y[i] - m) / me
     else:

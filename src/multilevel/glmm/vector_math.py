@@ -15,9 +15,9 @@ branches, so LLVM runs them four elements at a time with AVX2: about 2.7 and 2.1
 
 Both take a scratch array of the same length (the bit patterns pass through it).
 
-Kernels compiled into others do not show in those kernels' numba cache: a change here must come
-with a new :data:`multilevel.glmm.pirls_crossed_kernels.VECTOR_MATH_SOURCE` (a test checks it),
-which changes that file and so invalidates its cache.
+Kernels compiled into others do not show in those kernels' numba cache: the files that compile
+these in name this file's hash in their ``COMPILED_IN`` (a test compares them), so a change
+here must change them too, which invalidates their cache.
 """
 
 from __future__ import annotations
