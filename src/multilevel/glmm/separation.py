@@ -82,27 +82,28 @@ def _mixed_rows_span(X: FloatArray, sign: FloatArray) -> bool:
     separated, without the linear program. (Fails, and the program decides, otherwise.)
     """
     p = X.shape[1]
-    order = np.lexsort(X.T[::-1])
-    srt = X[order]
-    new = np.ones(srt.shape[0], dtype=bool)
-    new[1:] = np.any(srt[1:] != srt[:-1], axis=1)
-    starts = np.flatnonzero(new)
+    order, starts = _row_runs(X)
     if starts.size < p:
         return False
     sgn = sign[order]
     both = (
         (np.minimum.reduceat(sgn, starts) < 0) & (np.maximum.reduceat(sgn, starts) > 0)
     ) | (np.minimum.reduceat(np.abs(sgn), starts) == 0)  # a proportion strictly inside (0, 1)
-    mixed = srt[starts[both]]
+    mixed = X[order[starts[both]]]
     return mixed.shape[0] >= p and int(np.linalg.matrix_rank(mixed)) == p
 
 
-def _unique_rows(a: FloatArray) -> tuple[FloatArray, NDArray[np.intp]]:
-    """The distinct rows of ``a`` (sorted) and how often each occurs."""
+def _row_runs(a: FloatArray) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """The order that sorts the rows of ``a`` and where each run of equal rows starts in it."""
     order = np.lexsort(a.T[::-1])
     srt = a[order]
     new = np.ones(srt.shape[0], dtype=bool)
     new[1:] = np.any(srt[1:] != srt[:-1], axis=1)
-    starts = np.flatnonzero(new)
-    counts = np.diff(np.append(starts, srt.shape[0]))
-    return srt[starts], counts.astype(np.intp)
+    return order, np.flatnonzero(new)
+
+
+def _unique_rows(a: FloatArray) -> tuple[FloatArray, NDArray[np.intp]]:
+    """The distinct rows of ``a`` (sorted) and how often each occurs."""
+    order, starts = _row_runs(a)
+    counts = np.diff(np.append(starts, a.shape[0]))
+    return a[order[starts]], counts.astype(np.intp)
