@@ -63,59 +63,14 @@ def factor_diagonal(eta, mu, wt, zl, index, nlev, code):
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def pirls_scalar(y, wt, eta_fixed, zl, index, nlev, u0, code, tol, utol, maxiter):
-    """PIRLS over u with β fixed (η = eta_fixed + zλ u), the rules of the general path:
-    u, η, μ, iterations, converged and the diagonal of L(θ) per level."""
+    """PIRLS over u with β fixed (η = eta_fixed + zλ u): :func:`pirls_joint` without
+    fixed-effects columns. u, η, μ, iterations, converged and the diagonal of L(θ) per level."""
     n = y.shape[0]
-    u = u0.copy()
-    eta = np.empty(n)
-    mu = np.empty(n)
-    eta_try = np.empty(n)
-    mu_try = np.empty(n)
-    pdev = deviance(y, wt, eta_fixed, zl, index, u, code, eta, mu) + np.sum(u * u)
-    m = np.empty(nlev)
-    r = np.empty(nlev)
-    u_try = np.empty(nlev)
-    converged = False
-    iteration = 0
-    for iteration in range(1, maxiter + 1):  # noqa: B007  (returned)
-        m[:] = 1.0
-        r[:] = 0.0
-        for i in range(n):
-            me = mu_eta(eta[i], mu[i], code)
-            w = wt[i] * me * me / variance(mu[i], code)
-            work = eta[i] - eta_fixed[i] + (y[i] - mu[i]) / me
-            g = index[i]
-            wz = w * zl[i]
-            m[g] += wz * zl[i]
-            r[g] += wz * work
-        step = 1.0
-        accepted = False
-        pdev_try = np.inf
-        for _ in range(30):
-            for g in range(nlev):
-                u_try[g] = u[g] + step * (r[g] / m[g] - u[g])
-            pdev_try = deviance(y, wt, eta_fixed, zl, index, u_try, code, eta_try, mu_try)
-            pdev_try += np.sum(u_try * u_try)
-            if np.isfinite(pdev_try) and (
-                pdev_try <= pdev + 1e-10 * abs(pdev) or not np.isfinite(pdev)
-            ):
-                accepted = True
-                break
-            step *= 0.5
-        if not accepted:
-            break
-        change = abs(pdev - pdev_try) if np.isfinite(pdev) else np.inf
-        moved = 0.0
-        for g in range(nlev):
-            moved = max(moved, abs(u_try[g] - u[g]))
-            u[g] = u_try[g]
-        eta[:] = eta_try
-        mu[:] = mu_try
-        pdev = pdev_try
-        if change < tol * (0.1 + abs(pdev)) and moved < utol:
-            converged = True
-            break
-    return u, eta, mu, iteration, converged, factor_diagonal(eta, mu, wt, zl, index, nlev, code)
+    u, _, eta, mu, iteration, converged, _, ldiag = pirls_joint(
+        np.empty((n, 0)), eta_fixed, zl, 1.0, index, nlev, u0, np.empty(0), eta_fixed, False,
+        y, wt, code, tol, utol, maxiter,
+    )
+    return u, eta, mu, iteration, converged, ldiag
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -301,10 +256,22 @@ def objective(X, beta, offset, z, lam, index, nlev, u0, y, wt, trials, succ, con
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
+def fixed_part(X, offset, b, out):
+    """out = offset + X b (exactly offset without columns)."""
+    if X.shape[1] == 0:
+        out[:] = offset
+        return
+    for i in range(X.shape[0]):
+        out[i] = offset[i] + np.dot(X[i], b)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def pirls_joint(X, offset, z, lam, index, nlev, u0, b0, eta_start, glm_start, y, wt, code,
                 tol, utol, maxiter):
-    """PIRLS updating u and β together (nAGQ = 0), the rules of the general path; the
-    q = 1 system is solved through the p × p Schur complement of its diagonal u-block."""
+    """PIRLS updating u and β together (nAGQ = 0; with no columns in X, u alone), the rules of
+    the general path; the q = 1 system is solved through the p × p Schur complement of its
+    diagonal u-block. u, β, η, μ, iterations, converged, whether the system could be solved,
+    and the diagonal of L(θ) per level."""
     n, p = X.shape
     zl = z * lam
     u = u0.copy()
@@ -320,8 +287,7 @@ def pirls_joint(X, offset, z, lam, index, nlev, u0, b0, eta_start, glm_start, y,
             mu[i] = linkinv(eta[i], code)
         pdev = np.inf
     else:
-        for i in range(n):
-            ef[i] = offset[i] + np.dot(X[i], b)
+        fixed_part(X, offset, b, ef)
         pdev = deviance(y, wt, ef, zl, index, u, code, eta, mu) + np.sum(u * u)
     m = np.empty(nlev)
     r = np.empty(nlev)
@@ -334,7 +300,8 @@ def pirls_joint(X, offset, z, lam, index, nlev, u0, b0, eta_start, glm_start, y,
     b_try = np.empty(p)
     converged = False
     solved = True
-    for _ in range(maxiter):
+    iteration = 0
+    for iteration in range(1, maxiter + 1):  # noqa: B007  (returned)
         m[:] = 1.0
         r[:] = 0.0
         cg[:, :] = 0.0
@@ -396,8 +363,7 @@ def pirls_joint(X, offset, z, lam, index, nlev, u0, b0, eta_start, glm_start, y,
                 u_try[g] = u[g] + step * (u_new[g] - u[g])
             for j in range(p):
                 b_try[j] = b[j] + step * (b_new[j] - b[j])
-            for i in range(n):
-                ef[i] = offset[i] + np.dot(X[i], b_try)
+            fixed_part(X, offset, b_try, ef)
             pdev_try = deviance(y, wt, ef, zl, index, u_try, code, eta_try, mu_try)
             pdev_try += np.sum(u_try * u_try)
             if np.isfinite(pdev_try) and (
@@ -422,7 +388,8 @@ def pirls_joint(X, offset, z, lam, index, nlev, u0, b0, eta_start, glm_start, y,
         if change < tol * (0.1 + abs(pdev)) and moved < utol:
             converged = True
             break
-    return u, b, mu, converged, solved, factor_diagonal(eta, mu, wt, zl, index, nlev, code)
+    ldiag = factor_diagonal(eta, mu, wt, zl, index, nlev, code)
+    return u, b, eta, mu, iteration, converged, solved, ldiag
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -431,7 +398,7 @@ def objective_joint(X, offset, z, lam, index, nlev, u0, b0, eta_start, glm_start
     """The nAGQ = 0 objective at λ (PIRLS over u and β): the value, u, β, whether they are a
     start for the next call, and False when the fixed effects' system was not positive
     definite."""
-    u, b, mu, conv, solved, ldiag = pirls_joint(
+    u, b, _, mu, _, conv, solved, ldiag = pirls_joint(
         X, offset, z, lam, index, nlev, u0, b0, eta_start, glm_start, y, wt, code, tol,
         utol, maxiter,
     )
