@@ -55,3 +55,32 @@ def test_nested_contexts_limit_once_and_restore(monkeypatch):
     with blas_threads():  # the failed context left no nesting behind
         pass
     assert len(calls) == 3
+
+
+def test_large_factorizations_use_the_cores_then_one_again(monkeypatch):
+    import multilevel.threads as threads
+
+    monkeypatch.delenv("MULTILEVEL_BLAS_THREADS", raising=False)
+    before = blas_counts()
+    want = min(threads._usable_cpus(), threads.MAX_LARGE_THREADS)
+    with blas_threads():
+        with threads.large_blas(threads.LARGE_ORDER):
+            assert all(n == want for n in blas_counts())
+        assert all(n == 1 for n in blas_counts())
+        with threads.large_blas(threads.LARGE_ORDER - 1):  # small: stays on one thread
+            assert all(n == 1 for n in blas_counts())
+    assert blas_counts() == before
+
+
+def test_large_factorizations_leave_explicit_settings_and_outside_alone(monkeypatch):
+    import multilevel.threads as threads
+
+    before = blas_counts()
+    with threads.large_blas(10_000):  # outside a fit nothing is changed
+        assert blas_counts() == before
+    monkeypatch.setenv("MULTILEVEL_BLAS_THREADS", "1")
+    with blas_threads(), threads.large_blas(10_000):
+        assert all(n == 1 for n in blas_counts())
+    monkeypatch.setenv("MULTILEVEL_BLAS_THREADS", "auto")
+    with blas_threads(), threads.large_blas(10_000):
+        assert blas_counts() == before

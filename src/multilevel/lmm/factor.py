@@ -22,6 +22,7 @@ from scipy.linalg.lapack import dpotrf, dpotri, dtrtrs
 from multilevel.linalg import kernels
 from multilevel.linalg.blocksparse import BlockSparse
 from multilevel.lmm.system import PLSSystem
+from multilevel.threads import large_blas
 
 FloatArray = NDArray[np.float64]
 
@@ -108,7 +109,8 @@ class BlockedFactor:
         :meth:`later_dense` if already formed (it is not modified)."""
         l22 = self.later_dense() if l22 is None else l22
         # the transpose of C-ordered L₂₂ is the Fortran-ordered upper factor LAPACK reads
-        inv_t, info = dpotri(l22.T, lower=0)
+        with large_blas(l22.shape[0]):
+            inv_t, info = dpotri(l22.T, lower=0)
         if info != 0:
             return None
         return np.asarray(inv_t, dtype=np.float64).T
@@ -118,7 +120,8 @@ def _chol_lower(a: FloatArray) -> FloatArray:
     """Lower Cholesky factor (LAPACK dpotrf; only the lower triangle of ``a`` is read)."""
     # The transpose of a C-ordered array is Fortran-ordered: LAPACK works on it in place, and
     # the upper factor U of aᵀ (read from its upper triangle, a's lower) gives L = Uᵀ.
-    c, info = dpotrf(a.T, lower=0, clean=1, overwrite_a=1)
+    with large_blas(a.shape[0]):
+        c, info = dpotrf(a.T, lower=0, clean=1, overwrite_a=1)
     if info != 0:
         raise NotPositiveDefinite(f"leading minor {info} is not positive definite")
     return np.asarray(c).T
