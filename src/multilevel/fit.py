@@ -36,6 +36,7 @@ from multilevel.lmm.gradient import use_gradient, value_and_gradient
 from multilevel.lmm.start import moment_start
 from multilevel.optimize import OptimizerControl, minimize, optimizer_control, theta_scale
 from multilevel.optimize_gradient import minimize_gradient, remember_last
+from multilevel.optimize_newton import minimize_newton
 from multilevel.result import FitOptions, LMMResult, is_singular
 from multilevel.threads import blas_threads
 
@@ -311,7 +312,11 @@ def finish_lmm(
         fun_grad = remember_last(lambda theta: value_and_gradient(system, theta, reml))
         start = moment_start(system, scale)
         x0 = system.layout.start() / scale if start is None else start
-        opt = minimize_gradient(fun_grad, x0, lower, ctrl, scale)
+        opt = minimize_newton(fun_grad, x0, ctrl, scale)
+        if not opt.converged:  # L-BFGS-B, which handles the bounds, takes over
+            lbfgs = minimize_gradient(fun_grad, opt.x, lower, ctrl, scale)
+            note = f"Newton on log θ stopped ({opt.returnvalue}); L-BFGS-B continued"
+            opt = replace(lbfgs, x0=opt.x0, feval=opt.feval + lbfgs.feval, notes=(note,))
         if not opt.converged:  # BOBYQA takes over from L-BFGS-B's point
             polish = minimize(fun, opt.x, lower, ctrl, scale=scale)
             note = f"L-BFGS-B stopped ({opt.returnvalue}); BOBYQA continued from its point"

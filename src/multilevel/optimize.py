@@ -73,9 +73,10 @@ class OptimizerControl:
     gradient
         With the default optimizer, fit large linear mixed models whose random-effects terms
         all have one column (e.g. InstEval's crossed intercepts) with the exact gradient of the
-        profiled objective (:mod:`multilevel.lmm.gradient`) and L-BFGS-B, which needs about a
-        quarter of BOBYQA's evaluations; BOBYQA takes over from its point if it does not
-        converge. False always uses ``optimizer``.
+        profiled objective (:mod:`multilevel.lmm.gradient`) and quasi-Newton steps on log θ
+        (:mod:`multilevel.optimize_newton`), which need a small fraction of BOBYQA's
+        evaluations; L-BFGS-B, then BOBYQA, take over if it does not converge (e.g. a
+        singular fit). False always uses ``optimizer``.
     """
 
     optimizer: str = "bobyqa"

@@ -82,7 +82,7 @@ def test_large_crossed_fit_uses_the_gradient_and_equals_bobyqa(reml):
         fast = ml.fit(formula, data, reml=reml)
     slow = ml.fit(formula, data, reml=reml, control={"gradient": False})
     assert use_gradient(fast.system)
-    assert fast.optsummary.optimizer == "L-BFGS-B"
+    assert fast.optsummary.optimizer == "Newton (log θ)"
     assert slow.optsummary.optimizer == "bobyqa"
     assert fast.optsummary.feval < slow.optsummary.feval / 2
     assert fast.objective <= slow.objective + 1e-9 * abs(slow.objective)
@@ -92,16 +92,51 @@ def test_large_crossed_fit_uses_the_gradient_and_equals_bobyqa(reml):
     np.testing.assert_allclose(fast.convergence.hessian, slow.convergence.hessian, rtol=2e-3)
 
 
-def test_bobyqa_takes_over_when_lbfgsb_does_not_converge(monkeypatch):
-    data = crossed_data(seed=2)
-    formula = "y ~ 1 + x + (1|g1) + (1|g2)"
-    real = fit_module.minimize_gradient
-
+def stopping_early(real):
     def stops_early(*args, **kwargs):
         out = real(*args, **kwargs)
         return dataclasses.replace(out, x=out.x0, converged=False, returnvalue="ABNORMAL")
 
-    monkeypatch.setattr(fit_module, "minimize_gradient", stops_early)
+    return stops_early
+
+
+def test_lbfgsb_takes_over_when_newton_does_not_converge(monkeypatch):
+    data = crossed_data(seed=2)
+    formula = "y ~ 1 + x + (1|g1) + (1|g2)"
+    newton = ml.fit(formula, data)
+    monkeypatch.setattr(fit_module, "minimize_newton", stopping_early(fit_module.minimize_newton))
+    m = ml.fit(formula, data)
+    assert m.optsummary.optimizer == "L-BFGS-B"
+    assert m.optsummary.notes == ("Newton on log θ stopped (ABNORMAL); L-BFGS-B continued",)
+    assert m.optsummary.x0 is not None and m.convergence.ok
+    assert m.objective == pytest.approx(newton.objective, rel=1e-12)
+    np.testing.assert_allclose(m.theta, newton.theta, rtol=1e-5)
+
+
+def test_singular_crossed_fit_leaves_newton_for_lbfgsb():
+    rng = np.random.default_rng(7)
+    n, a, b = 6000, 600, 160
+    g1, g2 = rng.integers(0, a, n), rng.integers(0, b, n)
+    y = 1 + rng.normal(0, 0.7, a)[g1] + rng.normal(size=n)  # no g2 variance at all
+    data = pd.DataFrame({"y": y, "g1": pd.Categorical(g1), "g2": pd.Categorical(g2)})
+    formula = "y ~ 1 + (1|g1) + (1|g2)"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fast = ml.fit(formula, data, reml=False)
+        slow = ml.fit(formula, data, reml=False, control={"gradient": False})
+    assert fast.optsummary.optimizer in ("L-BFGS-B", "bobyqa")
+    assert fast.optsummary.notes[-1].startswith("Newton on log θ stopped")
+    assert fast.objective <= slow.objective + 1e-9 * abs(slow.objective)
+    np.testing.assert_allclose(fast.theta, slow.theta, atol=2e-3)
+
+
+def test_bobyqa_takes_over_when_lbfgsb_does_not_converge(monkeypatch):
+    data = crossed_data(seed=2)
+    formula = "y ~ 1 + x + (1|g1) + (1|g2)"
+    monkeypatch.setattr(fit_module, "minimize_newton", stopping_early(fit_module.minimize_newton))
+    monkeypatch.setattr(
+        fit_module, "minimize_gradient", stopping_early(fit_module.minimize_gradient)
+    )
     m = ml.fit(formula, data)
     ref = ml.fit(formula, data, control={"gradient": False})
     assert m.optsummary.optimizer == "bobyqa"

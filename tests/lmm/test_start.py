@@ -26,7 +26,7 @@ def test_start_is_near_the_estimate_and_the_fit_reaches_the_same_optimum(monkeyp
     scale = theta_scale([t.z for t in m.system.terms])
     start = moment_start(m.system, scale)
     assert start is not None
-    assert m.optsummary.optimizer == "L-BFGS-B"
+    assert m.optsummary.optimizer == "Newton (log θ)"
     np.testing.assert_allclose(m.optsummary.x0, start)
     # simulated θ = (0.7, 0.4) (σ = 1); the moments ignore the other term: within 30 %
     np.testing.assert_allclose(start, m.theta, rtol=0.3)
