@@ -113,3 +113,33 @@ def test_an_infinite_value_shortens_the_step():
     np.testing.assert_allclose(np.log(calls[4]), 0.5 * (np.log(calls[3]) + np.log(calls[0])))
     free = minimize_newton(profiled_like, np.array([1.0, 0.5]), control(), np.ones(2))
     np.testing.assert_allclose(out.x, free.x, rtol=1e-5)
+
+
+def test_first_hessian_from_values_when_the_objective_is_given():
+    values = []
+
+    def fun(x):
+        values.append(np.array(x))
+        return profiled_like(x)[0]
+
+    fg, grads = counted(profiled_like)
+    out = minimize_newton(fg, np.array([1.0, 0.5]), control(), np.ones(2), fun=fun)
+    assert out.converged
+    assert len(values) == 3  # 2 + 1 corner for 2 parameters, in place of 2 gradients
+    assert out.feval == len(values) + len(grads)
+    ref = minimize_newton(profiled_like, np.array([1.0, 0.5]), control(), np.ones(2))
+    np.testing.assert_allclose(out.x, ref.x, rtol=1e-6)
+    assert out.fmin <= ref.fmin + 1e-12
+
+
+def test_many_parameters_keep_the_gradient_hessian():
+    target = np.array([0.2, 3.0, 1.5, 0.7])
+
+    def fg(x):
+        z = np.log(x / target)
+        return float(z @ z), 2 * z / x
+
+    values = []
+    out = minimize_newton(fg, np.ones(4), control(), np.ones(4),
+                          fun=lambda x: values.append(1) or fg(x)[0])
+    assert out.converged and values == []

@@ -312,7 +312,7 @@ def finish_lmm(
         fun_grad = remember_last(lambda theta: value_and_gradient(system, theta, reml))
         start = moment_start(system, scale)
         x0 = system.layout.start() / scale if start is None else start
-        opt = minimize_newton(fun_grad, x0, ctrl, scale)
+        opt = minimize_newton(fun_grad, x0, ctrl, scale, fun=fun)
         if not opt.converged:  # L-BFGS-B, which handles the bounds, takes over
             lbfgs = minimize_gradient(fun_grad, opt.x, lower, ctrl, scale)
             note = f"Newton on log θ stopped ({opt.returnvalue}); L-BFGS-B continued"
@@ -335,7 +335,10 @@ def finish_lmm(
         messages.append(
             (ConvergenceWarning, f"the optimizer did not converge: {opt.returnvalue}")
         )
-    conv = check_convergence(fun, opt.x, lower, scale=scale, fun_grad=fun_grad)
+    # objective values cost well under half a gradient evaluation here (no inverse)
+    conv = check_convergence(
+        fun, opt.x, lower, scale=scale, fun_grad=fun_grad, value_hessian=fun_grad is not None
+    )
     messages.extend((ConvergenceWarning, m) for m in conv.messages + conv.notes)
     for category, text in messages:
         warnings.warn(text, category, stacklevel=stacklevel)

@@ -153,3 +153,33 @@ def test_non_finite_derivatives_are_a_message_not_an_error(bad):
     assert not conv.ok
     assert "not finite at the optimum" in conv.messages[0]
     assert conv.max_scaled_gradient == np.inf
+
+
+def test_value_hessian_agrees_with_the_gradient_hessian():
+    import numpy as np
+
+    from multilevel.convergence import check_convergence
+
+    a = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]])
+    xs = np.array([0.5, 1.0, 1.5])
+
+    def fg(x):
+        r = x - xs
+        return float(r @ a @ r + 0.1 * np.sum(r**3)), 2 * a @ r + 0.3 * r**2
+
+    calls = []
+
+    def fun(x):
+        calls.append(1)
+        return fg(x)[0]
+
+    x = xs + 1e-9
+    lower = np.full(3, -np.inf)
+    by_grad = check_convergence(fun, x, lower, fun_grad=fg)
+    assert calls == []
+    by_value = check_convergence(fun, x, lower, fun_grad=fg, value_hessian=True)
+    assert len(calls) == 3 + 3  # diagonal steps and the three corners
+    np.testing.assert_allclose(by_value.hessian, 2 * a, rtol=1e-3)
+    np.testing.assert_allclose(by_value.hessian, by_grad.hessian, rtol=1e-3)
+    np.testing.assert_allclose(by_value.gradient, by_grad.gradient)
+    assert by_value.ok
