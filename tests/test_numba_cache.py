@@ -32,6 +32,11 @@ ml.fit("r2 ~ Anger + Gender + (1|id) + (1|item)", ml.datasets.load("VerbAgg"),
 ml.fit("r2 ~ Anger + (1|id) + (1|item)", ml.datasets.load("VerbAgg"), family="binomial")
 r = ml.fit("Reaction ~ Days + (Days|Subject) + (1|Days)", ml.datasets.load("sleepstudy"))
 objective(r.system, r.theta, True)  # the general blocked path and its kernels
+from multilevel.inference.refit import refit
+for name, f in [("sleepstudy", "Reaction ~ Days + (Days|Subject)"),
+                ("Penicillin", "diameter ~ 1 + (1|plate) + (1|sample)")]:
+    m = ml.fit(f, ml.datasets.load(name))
+    refit(m, y=m.fitted.to_numpy() + 1e-3 * np.arange(m.fitted.size) % 1.0)  # local Newton
 """
 
 

@@ -2,22 +2,29 @@
 
 Bootstrap replicates, likelihood-ratio refits with ML and Kenward-Roger's REML refit reuse the
 fitted design: only the response (or the criterion) changes, so only the response rows of the
-PLS system are recomputed and the optimizer starts from the fitted θ.
+PLS system are recomputed and the optimizer starts from the fitted θ. Models with a compiled
+objective take finite-difference Newton steps from there (:mod:`multilevel.lmm.local_newton`),
+and BOBYQA takes over where those stop on unsure ground (e.g. a singular refit).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from multilevel.lmm import PLSSystem, estimates, make_objective, update_factor
-from multilevel.optimize import OptimizerControl, minimize, theta_scale
+from multilevel.lmm.local_newton import minimize_local
+from multilevel.optimize import OptimizerControl, OptSummary, minimize, theta_scale
 from multilevel.threads import blas_threads
 
 FloatArray = NDArray[np.float64]
+
+#: Values kept with a system that do not depend on the response (a refit's system keeps them).
+_STRUCTURE_MEMOS = ("_weighted_x", "_theta_scale", "_scalar_structure")
 
 
 def with_response(system: PLSSystem, y: FloatArray, weights: FloatArray | None) -> PLSSystem:
@@ -42,7 +49,11 @@ def with_response(system: PLSSystem, y: FloatArray, weights: FloatArray | None) 
     xyxy[p, :p] = xty
     xyxy[:p, p] = xty
     xyxy[p, p] = float(yw @ yw)
-    return dataclasses.replace(system, xyz=tuple(xyz), xyxy=xyxy)
+    out = dataclasses.replace(system, xyz=tuple(xyz), xyxy=xyxy)
+    for key in _STRUCTURE_MEMOS:  # computed from the design alone: still valid
+        if key in system.__dict__:
+            out.__dict__[key] = system.__dict__[key]
+    return out
 
 
 def _weighted_x(system: PLSSystem) -> FloatArray:
@@ -68,6 +79,22 @@ def design_system(result: Any) -> PLSSystem:
         attach_x(system, np.asarray(x, dtype=float))
         system.__dict__["_theta_scale"] = theta_scale([t.z for t in system.terms])
     return system
+
+
+def _local_newton(
+    system: PLSSystem,
+    reml: bool,
+    x0: FloatArray,
+    lower: FloatArray,
+    scale: FloatArray,
+    control: OptimizerControl,
+) -> OptSummary:
+    """Newton steps from a start near the optimum (:mod:`multilevel.optimize_local`) for the
+    models with a compiled objective under the default optimizer; otherwise a record with
+    ``converged`` False and no evaluations."""
+    if control.optimizer != "bobyqa":
+        return OptSummary("none", x0, x0, math.inf, 0, "not applicable", False, 0.0, lower)
+    return minimize_local(system, reml, x0, lower, scale)
 
 
 def refit(
@@ -109,15 +136,20 @@ def refit(
         if y.shape != design.y.shape:
             raise ValueError(f"y has shape {y.shape}, expected {design.y.shape}")
         resp = y if design.offset is None else y - design.offset
-        x_attached = system.__dict__["_weighted_x"]
-        system = attach_x(with_response(system, resp, design.weights), x_attached)
+        system = with_response(system, resp, design.weights)
         design = dataclasses.replace(design, y=y)
     ctrl = control or result.options.control
     theta0 = np.asarray(result.theta if start is None else start, dtype=float)
     lower = system.layout.lower_bounds()
+    x0 = np.maximum(theta0, lower)
     with blas_threads():  # small factors: BLAS threads only add their wake-up time
-        opt = minimize(make_objective(system, reml), np.maximum(theta0, lower), lower, ctrl,
-                       scale=scale)
+        opt = _local_newton(system, reml, x0, lower, scale, ctrl)
+        if not opt.converged:
+            bobyqa = minimize(make_objective(system, reml), x0, lower, ctrl, scale=scale)
+            notes = bobyqa.notes
+            if opt.feval:
+                notes += (f"Newton from the start stopped ({opt.returnvalue}); BOBYQA used",)
+            opt = dataclasses.replace(bobyqa, feval=bobyqa.feval + opt.feval, notes=notes)
         est = estimates(system, update_factor(system, opt.x), reml)
     return dataclasses.replace(
         result,

@@ -40,26 +40,37 @@ def compiled_kernel(name: str) -> Callable[..., Any] | None:
     return kernel
 
 
-def single_term_objective(
-    system: PLSSystem, reml: bool
-) -> Callable[[FloatArray], float] | None:
-    """A compiled objective of θ for a small one-term model (None when it does not apply)."""
+def single_term_data(system: PLSSystem) -> tuple[Any, ...] | None:
+    """The kernel's arrays (a11, rows, cols, xyz0, xyxy, nobs) for a small one-term model (None
+    when it does not apply)."""
     if len(system.terms) != 1:
         return None
     term = system.terms[0]
     m = system.xyxy.shape[0]
     if term.nlevels * term.q * m * m > MAX_WORK:
         return None
-    kernel = compiled_kernel("single_term")
-    if kernel is None:  # pragma: no cover
-        return None
-    a11 = np.ascontiguousarray(system.a11)
-    xyz0 = np.ascontiguousarray(system.xyz[0])
-    xyxy = np.ascontiguousarray(system.xyxy)
-    nobs = float(system.nobs)
-    logw = float(system.log_weights)
     # θ fills Λ's lower triangle column by column (lme4's order), as the layout places it
     rows, cols = tril_indices_colmajor(term.q)
+    return (
+        np.ascontiguousarray(system.a11),
+        rows,
+        cols,
+        np.ascontiguousarray(system.xyz[0]),
+        np.ascontiguousarray(system.xyxy),
+        float(system.nobs),
+    )
+
+
+def single_term_objective(
+    system: PLSSystem, reml: bool
+) -> Callable[[FloatArray], float] | None:
+    """A compiled objective of θ for a small one-term model (None when it does not apply)."""
+    data = single_term_data(system)
+    kernel = compiled_kernel("single_term")
+    if data is None or kernel is None:
+        return None
+    a11, rows, cols, xyz0, xyxy, nobs = data
+    logw = float(system.log_weights)
 
     def fun(theta: FloatArray) -> float:
         th = np.asarray(theta, dtype=np.float64)
@@ -68,4 +79,4 @@ def single_term_objective(
     return fun
 
 
-__all__ = ["MAX_WORK", "compiled_kernel", "single_term_objective"]
+__all__ = ["MAX_WORK", "compiled_kernel", "single_term_data", "single_term_objective"]

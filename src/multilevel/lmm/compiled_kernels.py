@@ -169,6 +169,134 @@ def scalar_terms(theta, a11, colptr, prow, pval, a22, later_term, xy1, xy2, xyxy
     return xy_criterion(xx, p, ld, log_weights, nobs, reml)
 
 
+@numba.njit(cache=True, nogil=True)
+def objective_rows(kind, points, st, sc, xyxy, nobs, reml, log_weights):
+    """The objective at every row of ``points``: :func:`single_term` (kind 0, its arrays in
+    ``st``) or :func:`scalar_terms` (kind 1, ``sc``); the other tuple holds empty arrays."""
+    out = np.empty(points.shape[0])
+    for i in range(points.shape[0]):
+        th = points[i]
+        if kind == 0:
+            out[i] = single_term(st[0], th, st[1], st[2], st[3], xyxy, nobs, reml, log_weights)
+        else:
+            out[i] = scalar_terms(th, sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6], sc[7],
+                                  xyxy, nobs, reml, log_weights)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def stencil_newton(values, n, step):
+    """Gradient and Newton direction from the objective on a finite-difference stencil.
+
+    ``values``: f at the centre z, at z + h e_i (i < n), at z - h e_i, and at z + h (e_i + e_j)
+    for i < j in row order. Central differences give the gradient and the Hessian's diagonal,
+    forward ones the other elements. Returns (g, p, ok) with p = -H⁻¹g; ok is False when a
+    Cholesky pivot of H falls below 1e-8 of its largest diagonal element.
+    """
+    f = values[0]
+    g = np.empty(n)
+    h = np.empty((n, n))
+    h2 = step * step
+    for i in range(n):
+        g[i] = (values[1 + i] - values[1 + n + i]) / (2.0 * step)
+        h[i, i] = (values[1 + i] - 2.0 * f + values[1 + n + i]) / h2
+    k = 1 + 2 * n
+    for i in range(n):
+        for j in range(i + 1, n):
+            h[i, j] = h[j, i] = (values[k] - values[1 + i] - values[1 + j] + f) / h2
+            k += 1
+    top = 0.0
+    for i in range(n):
+        top = max(top, abs(h[i, i]))
+    p = np.zeros(n)
+    if np.isnan(chol_lower(h, n)) or not _pivots_above(h, n, 1e-8 * top):
+        return g, p, False
+    for i in range(n):  # p = -L⁻ᵀ L⁻¹ g
+        acc = -g[i]
+        for m in range(i):
+            acc -= h[i, m] * p[m]
+        p[i] = acc / h[i, i]
+    for i in range(n - 1, -1, -1):
+        acc = p[i]
+        for m in range(i + 1, n):
+            acc -= h[m, i] * p[m]
+        p[i] = acc / h[i, i]
+    return g, p, True
+
+
+@numba.njit(cache=True, nogil=True)
+def _pivots_above(low, n, floor):
+    for i in range(n):
+        if not low[i, i] * low[i, i] > floor:
+            return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def local_newton(kind, st, sc, xyxy, nobs, reml, log_weights, z0, lo, d, step, lengths,
+                 model_tol, noise_tol, max_iter):
+    """Newton steps on finite-difference derivatives from z0 (θ ∘ d), for refits started near
+    their optimum (:mod:`multilevel.lmm.local_newton` describes the codes).
+
+    Returns (z, f, code, evaluations); codes 0 and 5 are convergence.
+    """
+    n = z0.shape[0]
+    k = 1 + 2 * n + n * (n - 1) // 2
+    offsets = np.zeros((k, n))
+    r = 1 + 2 * n
+    for i in range(n):
+        offsets[1 + i, i] = step
+        offsets[1 + n + i, i] = -step
+        for j in range(i + 1, n):
+            offsets[r, i] = step
+            offsets[r, j] = step
+            r += 1
+    z = z0.copy()
+    f = np.inf
+    count = 0
+    points = np.empty((k, n))
+    trials = np.empty((lengths.shape[0], n))
+    for _ in range(max_iter):
+        for i in range(n):
+            if z[i] - step < lo[i]:
+                return z, f, 1, count
+        for a in range(k):
+            for i in range(n):
+                points[a, i] = (z[i] + offsets[a, i]) / d[i]
+        values = objective_rows(kind, points, st, sc, xyxy, nobs, reml, log_weights)
+        count += k
+        for a in range(k):
+            if not np.isfinite(values[a]):
+                return z, f, 2, count
+        f = values[0]
+        g, p, ok = stencil_newton(values, n, step)
+        if not ok:
+            return z, f, 3, count
+        slope = 0.0
+        for i in range(n):
+            slope += g[i] * p[i]
+        if -0.5 * slope <= model_tol * max(abs(f), 1.0):
+            return z, f, 0, count
+        for a in range(lengths.shape[0]):
+            for i in range(n):
+                trials[a, i] = (z[i] + lengths[a] * p[i]) / d[i]
+        for i in range(n):
+            if trials[0, i] * d[i] < lo[i]:
+                return z, f, 4, count
+        tried = objective_rows(kind, trials, st, sc, xyxy, nobs, reml, log_weights)
+        count += lengths.shape[0]
+        chosen = -1
+        for a in range(lengths.shape[0]):
+            if tried[a] <= f + 1e-4 * lengths[a] * slope:
+                chosen = a
+                break
+        if chosen < 0:
+            if -0.5 * slope <= noise_tol * max(abs(f), 1.0):
+                return z, f, 5, count
+            return z, f, 6, count
+        for i in range(n):
+            z[i] = z[i] + lengths[chosen] * p[i]
+    return z, f, 7, count
 
 
 @numba.njit(cache=True, nogil=True)
@@ -191,4 +319,13 @@ def first_inverse_diag(colptr, rows, vals, sinv):
         out[g] = acc
     return out
 
-__all__ = ["chol_lower", "first_inverse_diag", "scalar_terms", "single_term", "xy_criterion"]
+__all__ = [
+    "chol_lower",
+    "first_inverse_diag",
+    "local_newton",
+    "objective_rows",
+    "scalar_terms",
+    "single_term",
+    "stencil_newton",
+    "xy_criterion",
+]

@@ -18,6 +18,7 @@ factorization in one numba function. The result equals
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -42,6 +43,42 @@ def scalar_terms_objective(
     Applies to two or more terms of one column each, whose later terms have at most
     :data:`MAX_LATER` levels together.
     """
+    data = scalar_terms_data(system)
+    kernel = compiled_kernel("scalar_terms")
+    if data is None or kernel is None:
+        return None
+    logw = float(system.log_weights)
+
+    def fun(theta: FloatArray) -> float:
+        th = np.asarray(theta, dtype=np.float64)
+        return float(kernel(th, *data, reml, logw))
+
+    return fun
+
+
+def scalar_terms_data(system: PLSSystem) -> tuple[Any, ...] | None:
+    """The kernel's arguments after θ (a11, colptr, prow, pval, a22, later_term, xy1, xy2, xyxy,
+    nobs), or None when the kernel does not apply."""
+    structure = _structure(system)
+    if structure is None:
+        return None
+    xy1 = np.ascontiguousarray(system.xyz[0])
+    xy2 = np.ascontiguousarray(np.concatenate(system.xyz[1:], axis=1))
+    xyxy = np.ascontiguousarray(system.xyxy)
+    return (*structure, xy1, xy2, xyxy, float(system.nobs))
+
+
+def _structure(system: PLSSystem) -> tuple[Any, ...] | None:
+    """The response-free arrays (a11, colptr, prow, pval, a22, later_term), computed once per
+    system and kept with it (``_scalar_structure``; a refit's system inherits it)."""
+    memo = system.__dict__.get("_scalar_structure")
+    if memo is None:
+        memo = _build_structure(system) or ()
+        system.__dict__["_scalar_structure"] = memo
+    return memo or None
+
+
+def _build_structure(system: PLSSystem) -> tuple[Any, ...] | None:
     terms = system.terms
     if len(terms) < 2 or any(t.q != 1 for t in terms):
         return None
@@ -67,9 +104,6 @@ def scalar_terms_objective(
     counts = np.bincount(pcol, minlength=n1)
     if int(np.sum(counts * (counts + 1) // 2)) > MAX_WORK:
         return None
-    kernel = compiled_kernel("scalar_terms")
-    if kernel is None:  # pragma: no cover
-        return None
     colptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.intp)
     a22 = np.zeros((m, m))
     for j in range(1, len(terms)):
@@ -77,18 +111,7 @@ def scalar_terms_objective(
             a22[offsets[j - 1] : offsets[j], offsets[i - 1] : offsets[i]] = system.zz_dense[(j, i)]
     later_term = np.repeat(np.arange(1, len(terms), dtype=np.intp), sizes)
     a11 = np.ascontiguousarray(system.a11[:, 0, 0])
-    xy1 = np.ascontiguousarray(system.xyz[0])
-    xy2 = np.ascontiguousarray(np.concatenate(system.xyz[1:], axis=1))
-    xyxy = np.ascontiguousarray(system.xyxy)
-    nobs = float(system.nobs)
-    logw = float(system.log_weights)
-
-    def fun(theta: FloatArray) -> float:
-        th = np.asarray(theta, dtype=np.float64)
-        return float(kernel(th, a11, colptr, prow, pval, a22, later_term, xy1, xy2, xyxy, nobs,
-                            reml, logw))
-
-    return fun
+    return (a11, colptr, prow, pval, a22, later_term)
 
 
-__all__ = ["MAX_LATER", "MAX_WORK", "scalar_terms_objective"]
+__all__ = ["MAX_LATER", "MAX_WORK", "scalar_terms_data", "scalar_terms_objective"]
