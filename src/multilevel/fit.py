@@ -32,7 +32,7 @@ from multilevel.lmm import (
     make_objective,
     update_factor,
 )
-from multilevel.lmm.gradient import use_gradient, value_and_gradient
+from multilevel.lmm.gradient import GradientPoint, gradient_point, use_gradient
 from multilevel.lmm.start import moment_start
 from multilevel.optimize import OptimizerControl, minimize, optimizer_control, theta_scale
 from multilevel.optimize_gradient import minimize_gradient, remember_last
@@ -308,8 +308,15 @@ def finish_lmm(
     lower = system.layout.lower_bounds()
     ctrl = options.control
     fun_grad = None
+    last: dict[bytes, GradientPoint] = {}  # the gradient fit's last point, with its estimates
     if ctrl.gradient and ctrl.optimizer == "bobyqa" and use_gradient(system):
-        fun_grad = remember_last(lambda theta: value_and_gradient(system, theta, reml))
+        def value_grad(theta: FloatArray) -> tuple[float, FloatArray]:
+            point = gradient_point(system, theta, reml)
+            last.clear()
+            last[np.asarray(theta, dtype=float).tobytes()] = point
+            return point.value, point.gradient
+
+        fun_grad = remember_last(value_grad)
         start = moment_start(system, scale)
         x0 = system.layout.start() / scale if start is None else start
         opt = minimize_newton(fun_grad, x0, ctrl, scale, fun=fun)
@@ -324,8 +331,11 @@ def finish_lmm(
                           notes=(*polish.notes, note))
     else:
         opt = minimize(fun, system.layout.start() / scale, lower, ctrl, scale=scale)
-    factor = update_factor(system, opt.x)
-    est = estimates(system, factor, reml)
+    kept = last.get(np.asarray(opt.x, dtype=float).tobytes())
+    if kept is not None and kept.estimates is not None:
+        est = kept.estimates  # the optimizer's last evaluation was at the optimum
+    else:
+        est = estimates(system, update_factor(system, opt.x), reml)
     messages: list[tuple[type[MultilevelWarning], str]] = [
         (DataWarning, note) for note in design.notes
     ] + [(MultilevelWarning, note) for note in opt.notes]

@@ -149,3 +149,21 @@ def test_user_optimizer_is_respected():
     m = ml.fit("y ~ 1 + x + (1|g1) + (1|g2)", data, control={"optimizer": "newuoa"})
     assert m.optsummary.optimizer == "newuoa"
 
+
+
+def test_gradient_fit_reuses_its_last_factor_and_estimates(monkeypatch):
+    from multilevel.lmm import estimates, update_factor
+
+    data = crossed_data(seed=4)
+    calls = []
+    real = fit_module.update_factor
+    monkeypatch.setattr(fit_module, "update_factor", lambda *a: calls.append(1) or real(*a))
+    m = ml.fit("y ~ 1 + x + (1|g1) + (1|g2)", data)
+    assert m.optsummary.optimizer == "Newton (log θ)"
+    assert calls == []  # the optimizer's last evaluation was at the optimum
+    fresh = estimates(m.system, update_factor(m.system, m.theta), True)
+    # the same numbers (up to BLAS's summation order, which differs outside a fit)
+    np.testing.assert_allclose(m.estimates.beta, fresh.beta, rtol=1e-13)
+    assert m.estimates.sigma == pytest.approx(fresh.sigma, rel=1e-13)
+    for u, v in zip(m.estimates.u, fresh.u, strict=True):
+        np.testing.assert_allclose(u, v, rtol=1e-11, atol=1e-14)

@@ -21,6 +21,7 @@ BOBYQA then pays (the large crossed models, e.g. InstEval).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -29,7 +30,7 @@ from scipy.linalg import solve_triangular
 
 from multilevel.lmm.compiled import compiled_kernel
 from multilevel.lmm.factor import BlockedFactor, NotPositiveDefinite, update_factor
-from multilevel.lmm.objective import criterion, estimates
+from multilevel.lmm.objective import Estimates, criterion, estimates
 from multilevel.lmm.system import PLSSystem
 
 FloatArray = NDArray[np.float64]
@@ -93,6 +94,28 @@ def _first_norms(
     return np.asarray(first_inverse_diag(indptr, indices, data, sinv), dtype=np.float64)
 
 
+@dataclass(frozen=True)
+class GradientPoint:
+    """The objective and its gradient at one θ, with the factor and estimates they came from.
+
+    Attributes
+    ----------
+    value
+        The objective (inf where L(θ) cannot be formed).
+    gradient
+        Its gradient (zeros where the value is not finite, NaN where L₂₂ is singular).
+    factor
+        L(θ), or None where it could not be formed.
+    estimates
+        The estimates at θ, or None where the gradient was not computed.
+    """
+
+    value: float
+    gradient: FloatArray
+    factor: BlockedFactor | None
+    estimates: Estimates | None
+
+
 def value_and_gradient(
     system: PLSSystem, theta: FloatArray, reml: bool
 ) -> tuple[float, FloatArray]:
@@ -112,15 +135,22 @@ def value_and_gradient(
     tuple
         The objective and its gradient; (inf, zeros) where L(θ) cannot be formed.
     """
+    point = gradient_point(system, theta, reml)
+    return point.value, point.gradient
+
+
+def gradient_point(system: PLSSystem, theta: FloatArray, reml: bool) -> GradientPoint:
+    """:func:`value_and_gradient` with the factor and estimates it computed on the way (a fit
+    ending at this θ needs them again)."""
     theta = np.asarray(theta, dtype=float)
     k = theta.size
     try:
         factor = update_factor(system, theta)
     except NotPositiveDefinite:
-        return math.inf, np.zeros(k)
+        return GradientPoint(math.inf, np.zeros(k), None, None)
     value = criterion(system, factor, reml)
     if not math.isfinite(value):
-        return value, np.zeros(k)
+        return GradientPoint(value, np.zeros(k), factor, None)
     terms = system.terms
     n1 = terms[0].nlevels
     sizes = [t.nlevels for t in terms[1:]]
@@ -129,7 +159,7 @@ def value_and_gradient(
     l22 = factor.later_dense()
     sinv = factor.later_inverse(l22)
     if sinv is None:
-        return value, np.full(k, np.nan)
+        return GradientPoint(value, np.full(k, np.nan), factor, None)
     later_diag = np.diagonal(sinv).copy()
     l11 = factor.l11[:, 0, 0]
     indptr, indices, data = _l21_csc(system, factor)
@@ -167,7 +197,7 @@ def value_and_gradient(
         if reml:
             g -= 2.0 / th * hsq[j]
         grad[j] = g
-    return value, grad
+    return GradientPoint(value, grad, factor, est)
 
 
-__all__ = ["has_gradient", "use_gradient", "value_and_gradient"]
+__all__ = ["GradientPoint", "gradient_point", "has_gradient", "use_gradient", "value_and_gradient"]
