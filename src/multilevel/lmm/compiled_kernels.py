@@ -255,16 +255,23 @@ def local_newton(kind, st, sc, xyxy, nobs, reml, log_weights, z0, lo, d, step, l
     f = np.inf
     count = 0
     points = np.empty((k, n))
-    trials = np.empty((lengths.shape[0], n))
-    for _ in range(max_iter):
+    trial = np.empty((1, n))
+    values = np.empty(k)
+    f_next = np.inf
+    for it in range(max_iter):
         for i in range(n):
             if z[i] - step < lo[i]:
                 return z, f, 1, count
-        for a in range(k):
+        # the centre's value is known after the first step (the accepted trial)
+        first = 0 if it == 0 else 1
+        for a in range(first, k):
             for i in range(n):
                 points[a, i] = (z[i] + offsets[a, i]) / d[i]
-        values = objective_rows(kind, points, st, sc, xyxy, nobs, reml, log_weights)
-        count += k
+        values[first:] = objective_rows(kind, points[first:], st, sc, xyxy, nobs, reml,
+                                        log_weights)
+        count += k - first
+        if it > 0:
+            values[0] = f
         for a in range(k):
             if not np.isfinite(values[a]):
                 return z, f, 2, count
@@ -277,18 +284,18 @@ def local_newton(kind, st, sc, xyxy, nobs, reml, log_weights, z0, lo, d, step, l
             slope += g[i] * p[i]
         if -0.5 * slope <= model_tol * max(abs(f), 1.0):
             return z, f, 0, count
-        for a in range(lengths.shape[0]):
-            for i in range(n):
-                trials[a, i] = (z[i] + lengths[a] * p[i]) / d[i]
         for i in range(n):
-            if trials[0, i] * d[i] < lo[i]:
+            if z[i] + p[i] < lo[i]:
                 return z, f, 4, count
-        tried = objective_rows(kind, trials, st, sc, xyxy, nobs, reml, log_weights)
-        count += lengths.shape[0]
         chosen = -1
-        for a in range(lengths.shape[0]):
-            if tried[a] <= f + 1e-4 * lengths[a] * slope:
+        for a in range(lengths.shape[0]):  # the full step first, shorter ones if it fails
+            for i in range(n):
+                trial[0, i] = (z[i] + lengths[a] * p[i]) / d[i]
+            tried = objective_rows(kind, trial, st, sc, xyxy, nobs, reml, log_weights)[0]
+            count += 1
+            if tried <= f + 1e-4 * lengths[a] * slope:
                 chosen = a
+                f_next = tried
                 break
         if chosen < 0:
             if -0.5 * slope <= noise_tol * max(abs(f), 1.0):
@@ -296,6 +303,7 @@ def local_newton(kind, st, sc, xyxy, nobs, reml, log_weights, z0, lo, d, step, l
             return z, f, 6, count
         for i in range(n):
             z[i] = z[i] + lengths[chosen] * p[i]
+        f = f_next
     return z, f, 7, count
 
 
