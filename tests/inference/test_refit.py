@@ -74,3 +74,24 @@ def test_refit_system_keeps_the_design_memos(sleep):
     assert r1.system.__dict__["_scalar_structure"] is design_system(pen).__dict__[
         "_scalar_structure"
     ]
+
+
+def test_weighted_refits_match_bobyqa(monkeypatch):
+    data = ml.datasets.load("sleepstudy")
+    w = 1.0 + (np.arange(len(data)) % 3)
+    m = ml.fit("Reaction ~ Days + (Days|Subject)", data.assign(w=w), weights="w")
+    rng = np.random.default_rng(0)
+    ys = [m.fitted.to_numpy() + rng.normal(scale=m.sigma, size=len(data)) / np.sqrt(w)
+          for _ in range(12)]
+    newton = [refit(m, y=y) for y in ys]
+    monkeypatch.setattr(
+        refit_module, "_local_newton",
+        lambda system, reml, x0, lower, scale, control: OptSummary(
+            "none", x0, x0, math.inf, 0, "not applicable", False, 0.0, lower),
+    )
+    for y, a in zip(ys, newton, strict=True):
+        b = refit(m, y=y)
+        assert b.optsummary.optimizer == "bobyqa"
+        assert a.objective <= b.objective + 1e-12 * abs(b.objective)
+        np.testing.assert_allclose(a.fixef, b.fixef, rtol=1e-7)
+    assert sum(a.optsummary.optimizer.startswith("Newton") for a in newton) >= 6
