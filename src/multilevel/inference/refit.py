@@ -89,7 +89,7 @@ def _local_newton(
     scale: FloatArray,
     control: OptimizerControl,
 ) -> OptSummary:
-    """Newton steps from a start near the optimum (:mod:`multilevel.optimize_local`) for the
+    """Newton steps from a start near the optimum (:mod:`multilevel.lmm.local_newton`) for the
     models with a compiled objective under the default optimizer; otherwise a record with
     ``converged`` False and no evaluations."""
     if control.optimizer != "bobyqa":
