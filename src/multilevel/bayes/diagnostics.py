@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
+
+from multilevel.lazy import stats
 
 FloatArray = NDArray[np.float64]
 

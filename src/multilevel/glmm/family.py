@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import special, stats
+from scipy import special
 
 from multilevel.errors import ModelError
+from multilevel.lazy import stats
 
 FloatArray = NDArray[np.float64]
 _EPS = np.finfo(float).eps

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import stats
 
 from multilevel.convergence import ConvergenceCheck
 from multilevel.design import Design
@@ -18,6 +17,7 @@ from multilevel.errors import ModelError
 from multilevel.glmm.family import Family
 from multilevel.glmm.pirls import GLMMProblem, PirlsState
 from multilevel.inference.methods import InferenceMethods
+from multilevel.lazy import stats
 from multilevel.lmm.theta import ThetaLayout
 from multilevel.optimize import OptimizerControl, OptSummary
 from multilevel.report.methods import ReportMethods

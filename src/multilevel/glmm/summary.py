@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from multilevel.lazy import stats
 from multilevel.summary import correlation_lines, random_effects_lines
 
 if TYPE_CHECKING:

@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from multilevel.errors import ModelError, NotSupportedError
 from multilevel.inference._common import result_kind
+from multilevel.lazy import stats
 
 DEFAULT = "default"
 

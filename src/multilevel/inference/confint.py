@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from multilevel.errors import ModelError
 from multilevel.inference._common import result_kind, variance_parameter_names
+from multilevel.lazy import stats
 
 
 def _names(result: Any) -> tuple[list[str], list[str]]:

@@ -26,12 +26,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import stats
 
 from multilevel.errors import ModelError, NotSupportedError
 from multilevel.inference._common import result_kind
 from multilevel.inference.coeftable import contrast_tests, normalize_ddf
 from multilevel.inference.newdata import encode
+from multilevel.lazy import stats
 
 FloatArray = NDArray[np.float64]
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from multilevel.errors import DataError, ModelError, MultilevelWarning
 from multilevel.inference._common import result_kind
+from multilevel.lazy import stats
 
 
 def _same_kind(models: Sequence[Any]) -> None:

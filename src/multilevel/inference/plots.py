@@ -12,9 +12,9 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from multilevel.errors import MultilevelError
+from multilevel.lazy import stats
 
 
 def pyplot() -> Any:

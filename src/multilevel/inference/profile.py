@@ -23,12 +23,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import stats
 
 from multilevel.inference._common import result_kind
 from multilevel.inference.glmm_profiler import AnyProfiler, GLMMProfiler
 from multilevel.inference.profiler import Profiler
 from multilevel.inference.splines import back_spline_predict
+from multilevel.lazy import stats
 
 FloatArray = NDArray[np.float64]
 

@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import optimize, stats
+from scipy import optimize
 
 from multilevel.errors import ModelError
 from multilevel.inference.glmm_profiler import AnyProfiler
+from multilevel.lazy import stats
 
 FloatArray = NDArray[np.float64]
 

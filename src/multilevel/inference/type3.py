@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import stats
 
 from multilevel.design.fixed import independent_columns, term_matrix
 from multilevel.errors import ModelError, MultilevelWarning, NotSupportedError
 from multilevel.inference._common import cached, result_kind
 from multilevel.inference.coeftable import DEFAULT, check_kr, normalize_ddf
+from multilevel.lazy import stats
 
 FloatArray = NDArray[np.float64]
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from multilevel.errors import ModelError
+from multilevel.lazy import stats as sps
 from multilevel.report import _access as acc
 from multilevel.report import numbers
 from multilevel.report.glance import df_residual

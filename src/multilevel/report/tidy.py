@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from multilevel.errors import ModelError, NotSupportedError
+from multilevel.lazy import stats
 from multilevel.report import _access as acc
 
 EFFECTS = ("fixed", "ran_pars", "ran_vals")

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from multilevel.lazy import stats
 
 
 @dataclass(frozen=True, eq=False)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
 
 from multilevel.design.frame import model_frame
 from multilevel.design.grouping import grouping
@@ -23,6 +23,7 @@ from multilevel.design.response import evaluate_expression
 from multilevel.errors import DataError, ModelError, MultilevelWarning, NotSupportedError
 from multilevel.formula import parse_expression
 from multilevel.formula.terms import make_factor
+from multilevel.lazy import stats
 from multilevel.progress import Progress
 from multilevel.workflow.decomposition import VarianceComponents, variance_components
 

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import stats
 
 from multilevel.design.fixed import independent_columns
 from multilevel.errors import DataError, ModelError
+from multilevel.lazy import stats
 from multilevel.workflow._coefs import CoefResult, named, named_matrix
 from multilevel.workflow._data import LinearDesign, constant_within, group_means, linear_design
 from multilevel.workflow.ols import ols_arrays

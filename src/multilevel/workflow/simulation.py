@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from multilevel.design.grouping import Grouping
 from multilevel.errors import DataError, ModelError, MultilevelError, MultilevelWarning
 from multilevel.formula import parse_formula
+from multilevel.lazy import stats
 from multilevel.progress import Progress
 from multilevel.workflow._data import LinearDesign
 from multilevel.workflow.ols import ols_arrays
