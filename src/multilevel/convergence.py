@@ -21,7 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from multilevel.numdiff import gradient, hessian, steps
+from multilevel.numdiff import (
+    gradient,
+    hessian,
+    hessian_from_gradients,
+    hessian_from_values,
+    steps,
+)
 from multilevel.threads import blas_threads
 
 FloatArray = NDArray[np.float64]
@@ -124,9 +130,7 @@ def check_convergence(
         return ConvergenceCheck(free, empty, np.zeros((0, 0)), empty, 0.0, np.nan, np.nan, ())
 
     def sub(z: FloatArray) -> float:
-        full = x.copy()
-        full[idx] = z
-        return fun(full)
+        return fun(_embed(x, idx, z))
 
     di = d[idx]
     # steps on the scale of x': lme4's 1e-4 for the gradient, 1e-3 relative for the Hessian
@@ -194,14 +198,12 @@ def _exact_gradient_hessian(
 ) -> tuple[FloatArray, FloatArray]:
     """The exact gradient over the free parameters, and the Hessian as its forward difference
     (steps 1e-4 on the scale of x ∘ d, symmetrized)."""
-    g_full = np.asarray(fun_grad(x)[1], dtype=float)
-    h_steps = steps(x[idx], 1e-4, floor=1.0 / di)
-    h = np.empty((idx.size, idx.size))
-    for a, (i, step) in enumerate(zip(idx, h_steps, strict=True)):
-        shifted = x.copy()
-        shifted[i] += step
-        h[a] = (np.asarray(fun_grad(shifted)[1], dtype=float)[idx] - g_full[idx]) / step
-    return g_full[idx], 0.5 * (h + h.T)
+    g = np.asarray(fun_grad(x)[1], dtype=float)[idx]
+
+    def grad(z: FloatArray) -> FloatArray:
+        return np.asarray(fun_grad(_embed(x, idx, z))[1], dtype=float)[idx]
+
+    return g, hessian_from_gradients(grad, x[idx], g, steps(x[idx], 1e-4, floor=1.0 / di))
 
 
 def _value_hessian(
@@ -211,27 +213,23 @@ def _value_hessian(
     idx: NDArray[np.intp],
     di: FloatArray,
 ) -> tuple[FloatArray, FloatArray]:
-    """The exact gradient, and the Hessian from forward differences of objective values:
-    f(x + h e_i) = f + h g_i + h² H_ii / 2 gives H_ii, the four corners H_ij (steps as
-    :func:`_exact_gradient_hessian`)."""
+    """The exact gradient, and the Hessian from forward differences of objective values
+    (:func:`~multilevel.numdiff.hessian_from_values`; steps as :func:`_exact_gradient_hessian`)."""
     f0, g_full = fun_grad(x)
     g = np.asarray(g_full, dtype=float)[idx]
-    hs = steps(x[idx], 1e-4, floor=1.0 / di)
-    k = idx.size
 
-    def at(shift: FloatArray) -> float:
-        moved = x.copy()
-        moved[idx] += shift
-        return float(fun(moved))
+    def value(z: FloatArray) -> float:
+        return float(fun(_embed(x, idx, z)))
 
-    f1 = np.array([at(hs[i] * np.eye(k)[i]) for i in range(k)])
-    h = np.diag(2.0 * (f1 - f0 - hs * g) / hs**2)
-    for i in range(k):
-        for j in range(i):
-            corner = np.zeros(k)
-            corner[[i, j]] = hs[[i, j]]
-            h[i, j] = h[j, i] = (at(corner) - f1[i] - f1[j] + f0) / (hs[i] * hs[j])
+    h = hessian_from_values(value, x[idx], f0, g, steps(x[idx], 1e-4, floor=1.0 / di))
     return g, h
+
+
+def _embed(x: FloatArray, idx: NDArray[np.intp], z: FloatArray) -> FloatArray:
+    """x with its elements ``idx`` replaced by z."""
+    full = x.copy()
+    full[idx] = z
+    return full
 
 
 def _scaled_gradient(g: FloatArray, h: FloatArray) -> FloatArray:

@@ -74,3 +74,79 @@ def hessian(
             )
             out[i, j] = out[j, i] = val
     return out
+
+
+def hessian_from_gradients(
+    grad: Callable[[FloatArray], FloatArray], x: FloatArray, g0: FloatArray, h: FloatArray
+) -> FloatArray:
+    """Forward differences of an exact gradient: column i is (∇f(x + hᵢeᵢ) - g0)/hᵢ, and the
+    result is symmetrized.
+
+    Parameters
+    ----------
+    grad
+        The gradient of f.
+    x
+        The point.
+    g0
+        The gradient at ``x``.
+    h
+        One step per element of ``x``.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    x = np.asarray(x, dtype=float)
+    n = x.size
+    out = np.empty((n, n))
+    for i in range(n):
+        e = x.copy()
+        e[i] += h[i]
+        out[:, i] = (np.asarray(grad(e), dtype=float) - g0) / h[i]
+    return 0.5 * (out + out.T)
+
+
+def hessian_from_values(
+    f: Callable[[FloatArray], float], x: FloatArray, f0: float, g0: FloatArray, h: FloatArray
+) -> FloatArray:
+    """Forward differences of values of f, with its exact value f0 and gradient g0 at x.
+
+    f(x + hᵢeᵢ) = f0 + hᵢgᵢ + hᵢ²Hᵢᵢ/2 gives the diagonal, and the four corners
+    [f(x + hᵢeᵢ + hⱼeⱼ) - f(x + hᵢeᵢ) - f(x + hⱼeⱼ) + f0]/(hᵢhⱼ) the other elements:
+    n + n(n-1)/2 values of f. Where a value on the diagonal is not finite the corners are not
+    evaluated and the result is all NaN.
+
+    Parameters
+    ----------
+    f
+        The function.
+    x
+        The point.
+    f0, g0
+        The value and gradient at ``x``.
+    h
+        One step per element of ``x``.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    x = np.asarray(x, dtype=float)
+    n = x.size
+
+    def at(i: int, j: int | None = None) -> float:
+        moved = x.copy()
+        moved[i] += h[i]
+        if j is not None:
+            moved[j] += h[j]
+        return float(f(moved))
+
+    f1 = np.array([at(i) for i in range(n)])
+    if not np.all(np.isfinite(f1)):
+        return np.full((n, n), np.nan)
+    out = np.diag(2.0 * (f1 - f0 - h * g0) / h**2)
+    for i in range(n):
+        for j in range(i):
+            out[i, j] = out[j, i] = (at(i, j) - f1[i] - f1[j] + f0) / (h[i] * h[j])
+    return out

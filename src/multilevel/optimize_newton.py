@@ -27,6 +27,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
+from multilevel.numdiff import hessian_from_gradients, hessian_from_values
 from multilevel.optimize import OptimizerControl, OptSummary
 from multilevel.optimize_gradient import FTOL, GTOL
 from multilevel.threads import blas_threads
@@ -150,7 +151,13 @@ def _newton(
     f, g = fg(z)
     if not math.isfinite(f):
         raise _GiveUp("the objective is not finite at the start")
-    h = _first_hessian(fg, z, g) if value is None else _value_hessian(value, z, f, g)
+    fd_steps = np.full(z.size, FD_STEP)
+    if value is None:
+        h = hessian_from_gradients(lambda e: fg(e)[1], z, g, fd_steps)
+    else:
+        h = hessian_from_values(value, z, f, g, fd_steps)
+        if not np.all(np.isfinite(h)):
+            raise _GiveUp("the objective is not finite near the start")
     while True:
         if np.max(np.abs(g)) <= GTOL:
             return "gradient below GTOL"
@@ -173,38 +180,6 @@ def _newton(
         z, f, g = z + s, f_new, g_new
         if decrease <= FTOL * max(abs(f), 1.0):
             return "relative decrease below FTOL"
-
-
-def _first_hessian(
-    fg: Callable[[FloatArray], tuple[float, FloatArray]], z: FloatArray, g: FloatArray
-) -> FloatArray:
-    """Forward differences of the gradient at z, symmetrized."""
-    k = z.size
-    h = np.empty((k, k))
-    for i in range(k):
-        e = z.copy()
-        e[i] += FD_STEP
-        _, gi = fg(e)
-        h[:, i] = (gi - g) / FD_STEP
-    return 0.5 * (h + h.T)
-
-
-def _value_hessian(
-    value: Callable[[FloatArray], float], z: FloatArray, f: float, g: FloatArray
-) -> FloatArray:
-    """Forward differences of objective values at z, with the exact gradient g there:
-    H_ii from f(z + h e_i) = f + h g_i + h² H_ii / 2, H_ij from the four corners."""
-    k = z.size
-    eye = np.eye(k)
-    f1 = np.array([value(z + FD_STEP * eye[i]) for i in range(k)])
-    if not np.all(np.isfinite(f1)):
-        raise _GiveUp("the objective is not finite near the start")
-    h = np.diag(2.0 * (f1 - f - FD_STEP * g) / FD_STEP**2)
-    for i in range(k):
-        for j in range(i):
-            fij = value(z + FD_STEP * (eye[i] + eye[j]))
-            h[i, j] = h[j, i] = (fij - f1[i] - f1[j] + f) / FD_STEP**2
-    return h
 
 
 def _newton_step(h: FloatArray, g: FloatArray) -> FloatArray:
