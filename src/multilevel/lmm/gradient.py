@@ -96,7 +96,7 @@ def _first_norms(
 
 @dataclass(frozen=True)
 class GradientPoint:
-    """The objective and its gradient at one θ, with the factor and estimates they came from.
+    """The objective and its gradient at one θ, with the estimates computed on the way.
 
     Attributes
     ----------
@@ -104,15 +104,12 @@ class GradientPoint:
         The objective (inf where L(θ) cannot be formed).
     gradient
         Its gradient (zeros where the value is not finite, NaN where L₂₂ is singular).
-    factor
-        L(θ), or None where it could not be formed.
     estimates
         The estimates at θ, or None where the gradient was not computed.
     """
 
     value: float
     gradient: FloatArray
-    factor: BlockedFactor | None
     estimates: Estimates | None
 
 
@@ -140,17 +137,17 @@ def value_and_gradient(
 
 
 def gradient_point(system: PLSSystem, theta: FloatArray, reml: bool) -> GradientPoint:
-    """:func:`value_and_gradient` with the factor and estimates it computed on the way (a fit
-    ending at this θ needs them again)."""
+    """:func:`value_and_gradient` with the estimates it computed on the way (a fit ending at
+    this θ needs them again)."""
     theta = np.asarray(theta, dtype=float)
     k = theta.size
     try:
         factor = update_factor(system, theta)
     except NotPositiveDefinite:
-        return GradientPoint(math.inf, np.zeros(k), None, None)
+        return GradientPoint(math.inf, np.zeros(k), None)
     value = criterion(system, factor, reml)
     if not math.isfinite(value):
-        return GradientPoint(value, np.zeros(k), factor, None)
+        return GradientPoint(value, np.zeros(k), None)
     terms = system.terms
     n1 = terms[0].nlevels
     sizes = [t.nlevels for t in terms[1:]]
@@ -159,7 +156,7 @@ def gradient_point(system: PLSSystem, theta: FloatArray, reml: bool) -> Gradient
     l22 = factor.later_dense()
     sinv = factor.later_inverse(l22)
     if sinv is None:
-        return GradientPoint(value, np.full(k, np.nan), factor, None)
+        return GradientPoint(value, np.full(k, np.nan), None)
     later_diag = np.diagonal(sinv).copy()
     l11 = factor.l11[:, 0, 0]
     indptr, indices, data = _l21_csc(system, factor)
@@ -197,7 +194,7 @@ def gradient_point(system: PLSSystem, theta: FloatArray, reml: bool) -> Gradient
         if reml:
             g -= 2.0 / th * hsq[j]
         grad[j] = g
-    return GradientPoint(value, grad, factor, est)
+    return GradientPoint(value, grad, est)
 
 
 __all__ = ["GradientPoint", "gradient_point", "has_gradient", "use_gradient", "value_and_gradient"]
