@@ -56,6 +56,7 @@ def test_reaches_bobyqas_optimum_from_the_fitted_theta(name, formula, kind):
         lower = system.layout.lower_bounds()
         scale = theta_scale([t.z for t in system.terms])
         out = minimize_local(system, True, m.theta, lower, scale)
+        assert out is not None
         ref = minimize(make_objective(system, True), m.theta, lower, m.options.control, scale=scale)
         assert out.optimizer == "Newton (finite differences)" and out.feval > 0
         if not out.converged:
@@ -78,7 +79,7 @@ def test_stops_short_of_a_boundary_optimum():
     system = design_system(m)
     out = minimize_local(system, True, np.array([0.5]), system.layout.lower_bounds(),
                          np.ones(1))
-    assert not out.converged
+    assert out is not None and not out.converged
     assert "bound" in out.returnvalue or "positive definite" in out.returnvalue
 
 
@@ -88,7 +89,7 @@ def test_not_applicable_without_a_compiled_kernel():
     system = design_system(m)
     out = minimize_local(system, True, m.theta, system.layout.lower_bounds(),
                          np.ones(m.theta.size))
-    assert not out.converged and out.feval == 0 and out.returnvalue == "not applicable"
+    assert out is None  # not applicable: the caller runs BOBYQA
 
 
 def test_stencil_newton_is_exact_on_a_quadratic():

@@ -10,7 +10,6 @@ and BOBYQA takes over where those stop on unsure ground (e.g. a singular refit).
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 import numpy as np
@@ -18,7 +17,7 @@ from numpy.typing import NDArray
 
 from multilevel.lmm import PLSSystem, estimates, make_objective, update_factor
 from multilevel.lmm.local_newton import minimize_local
-from multilevel.optimize import OptimizerControl, OptSummary, minimize, theta_scale
+from multilevel.optimize import OptimizerControl, minimize, theta_scale
 from multilevel.threads import blas_threads
 
 FloatArray = NDArray[np.float64]
@@ -81,22 +80,6 @@ def design_system(result: Any) -> PLSSystem:
     return system
 
 
-def _local_newton(
-    system: PLSSystem,
-    reml: bool,
-    x0: FloatArray,
-    lower: FloatArray,
-    scale: FloatArray,
-    control: OptimizerControl,
-) -> OptSummary:
-    """Newton steps from a start near the optimum (:mod:`multilevel.lmm.local_newton`) for the
-    models with a compiled objective under the default optimizer; otherwise a record with
-    ``converged`` False and no evaluations."""
-    if control.optimizer != "bobyqa":
-        return OptSummary("none", x0, x0, math.inf, 0, "not applicable", False, 0.0, lower)
-    return minimize_local(system, reml, x0, lower, scale)
-
-
 def refit(
     result: Any,
     *,
@@ -143,13 +126,19 @@ def refit(
     lower = system.layout.lower_bounds()
     x0 = np.maximum(theta0, lower)
     with blas_threads():  # small factors: BLAS threads only add their wake-up time
-        opt = _local_newton(system, reml, x0, lower, scale, ctrl)
-        if not opt.converged:
-            bobyqa = minimize(make_objective(system, reml), x0, lower, ctrl, scale=scale)
-            notes = bobyqa.notes
-            if opt.feval:
-                notes += (f"Newton from the start stopped ({opt.returnvalue}); BOBYQA used",)
-            opt = dataclasses.replace(bobyqa, feval=bobyqa.feval + opt.feval, notes=notes)
+        # Newton steps for the models with a compiled objective, under the default optimizer
+        local = None
+        if ctrl.optimizer == "bobyqa":
+            local = minimize_local(system, reml, x0, lower, scale)
+        if local is not None and local.converged:
+            opt = local
+        else:
+            opt = minimize(make_objective(system, reml), x0, lower, ctrl, scale=scale)
+            if local is not None and local.feval:
+                note = f"Newton from the start stopped ({local.returnvalue}); BOBYQA used"
+                opt = dataclasses.replace(
+                    opt, feval=opt.feval + local.feval, notes=(*opt.notes, note)
+                )
         est = estimates(system, update_factor(system, opt.x), reml)
     return dataclasses.replace(
         result,

@@ -83,7 +83,7 @@ def _problem(system: PLSSystem) -> tuple[int, tuple[Any, ...], tuple[Any, ...], 
 
 def minimize_local(
     system: PLSSystem, reml: bool, x0: FloatArray, lower: FloatArray, scale: FloatArray
-) -> OptSummary:
+) -> OptSummary | None:
     """Minimize the profiled objective from ``x0``, near its optimum, by Newton steps.
 
     Parameters
@@ -101,10 +101,11 @@ def minimize_local(
 
     Returns
     -------
-    OptSummary
-        ``optimizer`` is "Newton (finite differences)"; ``converged`` is False when the
-        method does not apply (no evaluations) or stopped on unsure ground (the message says
-        why), and another optimizer should take over. ``x`` is the last accepted point.
+    OptSummary or None
+        None where the method does not apply (no compiled kernel for the model). Otherwise
+        ``optimizer`` is "Newton (finite differences)"; ``converged`` is False when it stopped
+        on unsure ground (the message says why) and another optimizer should take over. ``x``
+        is the last accepted point.
     """
     x0 = np.asarray(x0, dtype=float)
     lower = np.asarray(lower, dtype=float)
@@ -113,7 +114,7 @@ def minimize_local(
     problem = _problem(system)
     kernel = compiled_kernel("local_newton")
     if problem is None or kernel is None or x0.size == 0 or not np.all(np.isfinite(x0)):
-        return OptSummary("none", x0, x0, math.inf, 0, "not applicable", False, 0.0, lower)
+        return None
     kind, single, scalar, xyxy, nobs = problem
     z, f, code, count = kernel(
         kind, single, scalar, xyxy, nobs, reml, float(system.log_weights), x0 * d, lower * d,
